@@ -1,0 +1,115 @@
+use crate::error::StoreError;
+use achex_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+
+/// The durability settings the database reports, checked at start-up: a kill test alone cannot
+/// prove that commits reach the disk, so the server refuses to start without them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    pub backend: &'static str,
+    /// SQLite `journal_mode` (expected `wal`); `None` on PostgreSQL.
+    pub journal_mode: Option<String>,
+    /// SQLite `synchronous` (2 = FULL) or PostgreSQL `synchronous_commit` (expected `on`).
+    pub synchronous: String,
+}
+
+impl Durability {
+    pub fn is_durable(&self) -> bool {
+        match self.backend {
+            "sqlite" => self.journal_mode.as_deref() == Some("wal") && self.synchronous == "2",
+            _ => matches!(self.synchronous.as_str(), "on" | "remote_apply" | "remote_write"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) with durable settings.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+                opts.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Number of migrations not yet applied (readiness fails while this is non-zero).
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub async fn durability(&self) -> Result<Durability, StoreError> {
+        let backend = self.backend();
+        let query_one = |sql: &str| {
+            let statement = Statement::from_string(backend, sql.to_owned());
+            async move {
+                let row = self.db.query_one_raw(statement).await?.ok_or(StoreError::NotFound)?;
+                let value = row
+                    .try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))?;
+                Ok::<_, StoreError>(value)
+            }
+        };
+        match backend {
+            DatabaseBackend::Sqlite => Ok(Durability {
+                backend: "sqlite",
+                journal_mode: Some(query_one("PRAGMA journal_mode").await?.to_lowercase()),
+                synchronous: query_one("PRAGMA synchronous").await?,
+            }),
+            _ => Ok(Durability {
+                backend: "postgres",
+                journal_mode: None,
+                synchronous: query_one("SHOW synchronous_commit").await?,
+            }),
+        }
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub(crate) async fn write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}

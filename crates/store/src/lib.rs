@@ -1,0 +1,20 @@
+//! Persistence for achex over SQLite or PostgreSQL, chosen by the database URL.
+//!
+//! [`Store`] owns the connection pool and offers repositories that speak domain types. Every write
+//! goes through [`Store::write`], which on SQLite starts `BEGIN IMMEDIATE` so that two writers
+//! queue on the lock at `BEGIN` instead of one failing with `SQLITE_BUSY` halfway through.
+
+mod accounts;
+mod attachments;
+mod connection;
+mod entity;
+mod error;
+mod listings;
+mod tokens;
+
+pub use accounts::{NewOrganization, NewUser, Organization, User};
+pub use attachments::{Attachment, NewAttachment};
+pub use connection::{Durability, Store};
+pub use error::StoreError;
+pub use listings::{ListingFilter, ListingPage, PublicCursor};
+pub use tokens::RefreshToken;

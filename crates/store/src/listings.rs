@@ -1,0 +1,261 @@
+//! Listings and their audit trail. A listing change and the audit entry that records it are
+//! written in one transaction, so the history can never miss a change or show one that failed.
+
+use crate::connection::Store;
+use crate::entity::{listing, listing_event};
+use crate::error::StoreError;
+use achex_core::{ListingId, Money, OrganizationId};
+use achex_listing::{AuditAction, AuditEntry, Listing, ListingContent, ListingKind, ListingStatus};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
+
+/// Filters of the public catalogue.
+#[derive(Debug, Clone, Default)]
+pub struct ListingFilter {
+    pub kind: Option<ListingKind>,
+    pub institute: Option<OrganizationId>,
+    pub discipline: Option<String>,
+}
+
+/// Position in the public feed, which runs newest-published first: the last row's
+/// `(published_at, id)`. A seek cursor, so pages stay stable while listings are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicCursor {
+    pub published_at: DateTime<Utc>,
+    pub id: ListingId,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListingPage {
+    pub items: Vec<Listing>,
+    pub next: Option<PublicCursor>,
+}
+
+fn to_model(listing: &Listing) -> Result<listing::ActiveModel, StoreError> {
+    let content = serde_json::to_value(&listing.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(listing::ActiveModel {
+        id: Set(listing.id.as_uuid()),
+        institute_id: Set(listing.institute_id.as_uuid()),
+        created_by: Set(listing.created_by.as_uuid()),
+        status: Set(listing.status.as_str().to_owned()),
+        kind: Set(listing.content.kind.as_str().to_owned()),
+        discipline: Set(listing.content.discipline.clone()),
+        region: Set(listing.content.region.clone()),
+        trl: Set(i16::from(listing.content.trl)),
+        asking_amount: Set(listing.content.asking_price.map(|m: Money| m.amount)),
+        asking_currency: Set(listing.content.asking_price.map(|m| m.currency.code().to_owned())),
+        content: Set(content),
+        rejection_reason: Set(listing.rejection_reason.clone()),
+        version: Set(listing.version),
+        created_at: Set(listing.created_at),
+        updated_at: Set(listing.updated_at),
+        published_at: Set(listing.published_at),
+    })
+}
+
+fn from_model(m: listing::Model) -> Result<Listing, StoreError> {
+    let content: ListingContent =
+        serde_json::from_value(m.content).map_err(|e| StoreError::Corrupt(format!("listing {}: {e}", m.id)))?;
+    Ok(Listing {
+        id: m.id.into(),
+        institute_id: m.institute_id.into(),
+        created_by: m.created_by.into(),
+        status: ListingStatus::parse(&m.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("listing status {:?}", m.status)))?,
+        content,
+        rejection_reason: m.rejection_reason,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        published_at: m.published_at,
+    })
+}
+
+fn audit_model(entry: &AuditEntry) -> listing_event::ActiveModel {
+    listing_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        listing_id: Set(entry.listing_id.as_uuid()),
+        actor_id: Set(entry.actor_id.map(|a| a.as_uuid())),
+        action: Set(entry.action.as_str().to_owned()),
+        from_status: Set(entry.from_status.map(|s| s.as_str().to_owned())),
+        to_status: Set(entry.to_status.as_str().to_owned()),
+        changes: Set(serde_json::json!(entry.changed_fields)),
+        reason: Set(entry.reason.clone()),
+        at: Set(entry.at),
+    }
+}
+
+fn audit_from_model(m: listing_event::Model) -> Result<AuditEntry, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("audit entry {}: {what}", m.id));
+    Ok(AuditEntry {
+        listing_id: m.listing_id.into(),
+        actor_id: m.actor_id.map(Into::into),
+        action: AuditAction::parse(&m.action).ok_or_else(|| corrupt("action"))?,
+        from_status: match &m.from_status {
+            Some(s) => Some(ListingStatus::parse(s).ok_or_else(|| corrupt("from_status"))?),
+            None => None,
+        },
+        to_status: ListingStatus::parse(&m.to_status).ok_or_else(|| corrupt("to_status"))?,
+        changed_fields: serde_json::from_value(m.changes.clone()).map_err(|_| corrupt("changes"))?,
+        reason: m.reason,
+        at: m.at,
+    })
+}
+
+pub(crate) async fn append_audit(conn: &impl ConnectionTrait, entry: &AuditEntry) -> Result<(), StoreError> {
+    audit_model(entry).insert(conn).await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn insert_listing(&self, listing: &Listing, entry: &AuditEntry) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        to_model(listing)?.insert(&tx).await?;
+        append_audit(&tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores many listings and their audit entries in one transaction (demo seeding, imports):
+    /// one fsync instead of thousands.
+    pub async fn insert_listings(&self, rows: &[(Listing, Vec<AuditEntry>)]) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        for chunk in rows.chunks(200) {
+            let models = chunk.iter().map(|(l, _)| to_model(l)).collect::<Result<Vec<_>, _>>()?;
+            listing::Entity::insert_many(models).exec(&tx).await?;
+            let events: Vec<_> = chunk.iter().flat_map(|(_, entries)| entries.iter().map(audit_model)).collect();
+            if !events.is_empty() {
+                listing_event::Entity::insert_many(events).exec(&tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn listing(&self, id: ListingId) -> Result<Listing, StoreError> {
+        from_model(listing::Entity::find_by_id(id.as_uuid()).one(&self.db).await?.ok_or(StoreError::NotFound)?)
+    }
+
+    /// Writes a changed listing if nobody changed it since it was read at `read_version`.
+    pub async fn update_listing(
+        &self,
+        listing: &Listing,
+        read_version: i64,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        let mut model = to_model(listing)?;
+        // The id and owner never change; leave them out of the SET list.
+        model.id = sea_orm::ActiveValue::NotSet;
+        model.institute_id = sea_orm::ActiveValue::NotSet;
+        model.created_by = sea_orm::ActiveValue::NotSet;
+        model.created_at = sea_orm::ActiveValue::NotSet;
+        let result = listing::Entity::update_many()
+            .set(model)
+            .filter(listing::Column::Id.eq(listing.id.as_uuid()))
+            .filter(listing::Column::Version.eq(read_version))
+            .exec(&tx)
+            .await?;
+        if result.rows_affected != 1 {
+            return Err(StoreError::Stale);
+        }
+        append_audit(&tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One page of the public catalogue, newest published first.
+    pub async fn published_listings(
+        &self,
+        filter: &ListingFilter,
+        after: Option<PublicCursor>,
+        limit: u64,
+    ) -> Result<ListingPage, StoreError> {
+        let mut query = listing::Entity::find().filter(listing::Column::Status.eq(ListingStatus::Published.as_str()));
+        if let Some(kind) = filter.kind {
+            query = query.filter(listing::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(institute) = filter.institute {
+            query = query.filter(listing::Column::InstituteId.eq(institute.as_uuid()));
+        }
+        if let Some(discipline) = &filter.discipline {
+            query = query.filter(listing::Column::Discipline.eq(discipline.as_str()));
+        }
+        if let Some(cursor) = after {
+            query = query.filter(
+                Condition::any().add(listing::Column::PublishedAt.lt(cursor.published_at)).add(
+                    Condition::all()
+                        .add(listing::Column::PublishedAt.eq(cursor.published_at))
+                        .add(listing::Column::Id.lt(cursor.id.as_uuid())),
+                ),
+            );
+        }
+        let rows = query
+            .order_by_desc(listing::Column::PublishedAt)
+            .order_by_desc(listing::Column::Id)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let has_more = rows.len() as u64 > limit;
+        let items = rows.into_iter().take(limit as usize).map(from_model).collect::<Result<Vec<_>, _>>()?;
+        let next = if has_more {
+            items.last().and_then(|l| l.published_at.map(|published_at| PublicCursor { published_at, id: l.id }))
+        } else {
+            None
+        };
+        Ok(ListingPage { items, next })
+    }
+
+    /// Every listing an institute owns, in any status, newest first.
+    pub async fn institute_listings(&self, institute: OrganizationId, limit: u64) -> Result<Vec<Listing>, StoreError> {
+        listing::Entity::find()
+            .filter(listing::Column::InstituteId.eq(institute.as_uuid()))
+            .order_by_desc(listing::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_model)
+            .collect()
+    }
+
+    /// Listings waiting for a reviewer, oldest first.
+    pub async fn review_queue(&self, limit: u64) -> Result<Vec<Listing>, StoreError> {
+        listing::Entity::find()
+            .filter(listing::Column::Status.eq(ListingStatus::InReview.as_str()))
+            .order_by_asc(listing::Column::UpdatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_model)
+            .collect()
+    }
+
+    pub async fn count_listings(&self, status: ListingStatus) -> Result<u64, StoreError> {
+        Ok(listing::Entity::find().filter(listing::Column::Status.eq(status.as_str())).count(&self.db).await?)
+    }
+
+    /// The audit trail of a listing, oldest first.
+    pub async fn listing_history(&self, id: ListingId) -> Result<Vec<AuditEntry>, StoreError> {
+        listing_event::Entity::find()
+            .filter(listing_event::Column::ListingId.eq(id.as_uuid()))
+            .order_by_asc(listing_event::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(audit_from_model)
+            .collect()
+    }
+
+    /// Touches nothing but answers whether any listing exists (seeding runs once).
+    pub async fn has_listings(&self) -> Result<bool, StoreError> {
+        Ok(listing::Entity::find().select_only().column(listing::Column::Id).one(&self.db).await?.is_some()
+)
+    }
+}
