@@ -137,7 +137,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("users_by_organization").table(Users::Table).col(Users::OrganizationId).to_owned())
+            .create_index(
+                Index::create().name("users_by_organization").table(Users::Table).col(Users::OrganizationId).to_owned(),
+            )
             .await?;
 
         manager
@@ -212,7 +214,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("listings_by_institute").table(Listings::Table).col(Listings::InstituteId).to_owned(),
+                Index::create()
+                    .name("listings_by_institute")
+                    .table(Listings::Table)
+                    .col(Listings::InstituteId)
+                    .to_owned(),
             )
             .await?;
 
@@ -270,7 +276,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("attachments_by_listing").table(Attachments::Table).col(Attachments::ListingId).to_owned(),
+                Index::create()
+                    .name("attachments_by_listing")
+                    .table(Attachments::Table)
+                    .col(Attachments::ListingId)
+                    .to_owned(),
             )
             .await?;
         Ok(())

@@ -1,1 +1,5 @@
+//! The integration suite: one binary, a module per area. Every test starts its own server with
+//! its own database (see `achex_tests::TestApp`).
 
+mod architecture;
+mod health;

@@ -1,7 +1,7 @@
 //! Time is the server's: every rule that depends on "now" asks a [`Clock`], never the system
 //! directly, so tests can move time and production reads UTC once per decision.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::{Arc, Mutex};
 
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -14,7 +14,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        // Microseconds are what PostgreSQL keeps; truncating here makes a time read back from
+        // either database equal to the one written, which keeps seek cursors exact.
+        Utc::now().trunc_subsecs(6)
     }
 }
 

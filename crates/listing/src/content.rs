@@ -197,8 +197,19 @@ impl ListingPatch {
             )*};
         }
         merge!(
-            title, summary, description, kind, trl, ipc_classes, patents, transfer_modes, asking_price,
-            keywords, discipline, region, contact
+            title,
+            summary,
+            description,
+            kind,
+            trl,
+            ipc_classes,
+            patents,
+            transfer_modes,
+            asking_price,
+            keywords,
+            discipline,
+            region,
+            contact
         );
         (next, changed)
     }

@@ -28,9 +28,8 @@ pub fn normalize(input: &str) -> Option<String> {
         return Some(head);
     }
     let (group, subgroup) = rest.split_once('/')?;
-    let digits = |s: &str, min: usize, max: usize| {
-        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
+    let digits =
+        |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(group, 1, 4) || !digits(subgroup, 2, 6) {
         return None;
     }
@@ -50,7 +49,9 @@ mod tests {
 
     #[test]
     fn malformed_symbols_are_refused() {
-        for bad in ["", "Z01M 10/00", "H1M 10/00", "H01 10/00", "H01M 10", "H01M 10/0", "H01M /00", "H01M 12345/00", "锂电池"] {
+        for bad in
+            ["", "Z01M 10/00", "H1M 10/00", "H01 10/00", "H01M 10", "H01M 10/0", "H01M /00", "H01M 12345/00", "锂电池"]
+        {
             assert_eq!(normalize(bad), None, "{bad:?} should be refused");
         }
     }

@@ -12,8 +12,6 @@ pub mod lifecycle;
 pub mod validation;
 
 pub use aggregate::{AuditAction, AuditEntry, Listing};
-pub use content::{
-    Contact, ListingContent, ListingKind, ListingPatch, Patent, PatentLegalStatus, TransferMode,
-};
+pub use content::{Contact, ListingContent, ListingKind, ListingPatch, Patent, PatentLegalStatus, TransferMode};
 pub use lifecycle::{Action, LifecycleError, ListingStatus};
 pub use validation::{FieldError, ValidationErrors};

@@ -111,7 +111,8 @@ impl ListingContent {
             .into_iter()
             .any(|l| self.title.has(l) && self.summary.has(l) && self.description.has(l));
         if !complete {
-            for (name, text) in [("title", &self.title), ("summary", &self.summary), ("description", &self.description)] {
+            for (name, text) in [("title", &self.title), ("summary", &self.summary), ("description", &self.description)]
+            {
                 if text.is_empty() {
                     errors.add(name, "required", "give it in Chinese (zh) or English (en)");
                 }

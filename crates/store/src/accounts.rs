@@ -154,6 +154,21 @@ impl Store {
         organization::Entity::find_by_id(id.as_uuid()).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
     }
 
+    /// Several organisations at once (to label a page of listings with their institutes).
+    pub async fn organizations(
+        &self,
+        ids: &[OrganizationId],
+    ) -> Result<std::collections::HashMap<OrganizationId, Organization>, StoreError> {
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        organization::Entity::find()
+            .filter(organization::Column::Id.is_in(uuids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| Organization::try_from(m).map(|o| (o.id, o)))
+            .collect()
+    }
+
     pub async fn organization_by_invite_code(&self, code: &str) -> Result<Organization, StoreError> {
         organization::Entity::find()
             .filter(organization::Column::InviteCode.eq(code))

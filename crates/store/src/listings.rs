@@ -9,8 +9,8 @@ use achex_listing::{AuditAction, AuditEntry, Listing, ListingContent, ListingKin
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 use uuid::Uuid;
 
@@ -255,7 +255,6 @@ impl Store {
 
     /// Touches nothing but answers whether any listing exists (seeding runs once).
     pub async fn has_listings(&self) -> Result<bool, StoreError> {
-        Ok(listing::Entity::find().select_only().column(listing::Column::Id).one(&self.db).await?.is_some()
-)
+        Ok(listing::Entity::find().select_only().column(listing::Column::Id).one(&self.db).await?.is_some())
     }
 }

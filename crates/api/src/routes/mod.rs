@@ -1,0 +1,5 @@
+pub mod admin;
+pub mod attachments;
+pub mod auth;
+pub mod health;
+pub mod listings;

@@ -1,0 +1,20 @@
+//! What every handler can reach. Built once by the server's wiring; there are no globals.
+
+use crate::auth::{PasswordHasher, TokenService};
+use crate::files::BlobStore;
+use crate::metrics::Metrics;
+use crate::rate_limit::LoginLimiter;
+use achex_core::Clock;
+use achex_store::Store;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenService,
+    pub passwords: PasswordHasher,
+    pub login_limiter: LoginLimiter,
+    pub blobs: BlobStore,
+    pub metrics: Metrics,
+}

@@ -1,0 +1,145 @@
+//! Wiring: turns [`Settings`] into a running HTTP server. The only place that knows every
+//! concrete type.
+
+use crate::settings::Settings;
+use achex_api::auth::{PasswordHasher, TokenService};
+use achex_api::files::BlobStore;
+use achex_api::metrics::Metrics;
+use achex_api::rate_limit::{Limit, LoginLimiter};
+use achex_api::{AppState, middleware_from_fn, record_metrics};
+use achex_core::Clock;
+use achex_listing::ListingStatus;
+use achex_store::Store;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use chrono::Duration;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Connects to the configured database, creating the data directory first, and applies
+/// migrations. Every subcommand starts here so they all act on the same database.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data.dir)
+        .with_context(|| format!("cannot create the data directory {}", settings.data.dir.display()))?;
+    let url = settings.database_url();
+    let store = Store::connect(&url, settings.database.max_connections)
+        .await
+        .context("cannot connect to the database (check database.url / ACHEX__DATABASE__URL)")?;
+    store.migrate().await.context("cannot apply database migrations")?;
+    let durability = store.durability().await?;
+    if !durability.is_durable() {
+        bail!("the database is not configured for durable commits: {durability:?}");
+    }
+    Ok(store)
+}
+
+/// The JWT key: configured, or generated once and kept in the data directory.
+pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if !settings.auth.jwt_secret.is_empty() {
+        return Ok(settings.auth.jwt_secret.expose().as_bytes().to_vec());
+    }
+    let path = settings.data.dir.join("jwt-secret");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("{} is not base64", path.display()));
+    }
+    let mut key = [0u8; 48];
+    getrandom_fill(&mut key)?;
+    write_private(&path, &base64::engine::general_purpose::STANDARD.encode(key))?;
+    Ok(key.to_vec())
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> anyhow::Result<()> {
+    use rand::RngCore as _;
+    rand::rng().fill_bytes(buf);
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Builds the shared state from settings.
+pub async fn build_state(settings: &Settings, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let auth = &settings.auth;
+    let tokens = TokenService::new(
+        &jwt_secret(settings)?,
+        auth.issuer.clone(),
+        auth.audience.clone(),
+        Duration::seconds(auth.access_ttl_secs),
+        Duration::days(auth.refresh_ttl_days),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let login_limiter = LoginLimiter::new(
+        Limit { max: auth.login_failures_per_account, window: Duration::seconds(auth.login_account_window_secs) },
+        Limit { max: auth.login_attempts_per_ip, window: Duration::seconds(auth.login_ip_window_secs) },
+    );
+    let blobs = BlobStore::new(settings.attachments_dir(), settings.attachments.max_bytes)
+        .context("cannot create the attachments directory")?;
+    let metrics = Metrics::new();
+    metrics.published_listings.set(store.count_listings(ListingStatus::Published).await? as i64);
+    Ok(AppState { store, clock, tokens, passwords: PasswordHasher::new(), login_limiter, blobs, metrics })
+}
+
+/// A bound, ready-to-run HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one) and builds the server around `state`.
+    pub fn build(settings: &Settings, state: AppState) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(state);
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(achex_api::middleware())
+                .wrap(middleware_from_fn(record_metrics))
+                .configure(|cfg| achex_api::configure(cfg, app_state.clone()))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Application { port, server: server.run(), state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the process is told to stop (Ctrl-C / SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from elsewhere (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
