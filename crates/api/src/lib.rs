@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod views;
+pub mod webapp;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::PayloadConfig::default().limit(extract::JSON_LIMIT))
+        .configure(crate::webapp::configure)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
@@ -87,7 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .service(post("/listings/{id}/attachments", attachments::upload))
                 .service(get("/attachments/{id}", attachments::download))
                 .default_service(web::to(not_found)),
-        );
+        )
+        .default_service(web::to(not_found));
 }
 
 /// A resource whose other methods answer 405 in the envelope.

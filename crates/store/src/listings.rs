@@ -255,6 +255,8 @@ impl Store {
 
     /// Touches nothing but answers whether any listing exists (seeding runs once).
     pub async fn has_listings(&self) -> Result<bool, StoreError> {
-        Ok(listing::Entity::find().select_only().column(listing::Column::Id).one(&self.db).await?.is_some())
+        let first: Option<Uuid> =
+            listing::Entity::find().select_only().column(listing::Column::Id).into_tuple().one(&self.db).await?;
+        Ok(first.is_some())
     }
 }
