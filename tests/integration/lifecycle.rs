@@ -60,7 +60,13 @@ fn time(value: &Value) -> DateTime<Utc> {
 fn encode(value: &str) -> String {
     value
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -135,7 +141,10 @@ async fn a_listing_goes_from_draft_through_rejection_and_revision_to_publication
     // Edit the draft.
     let edited = app.patch(&path(&id), Some(&owner.token), json!({ "trl": 7, "region": "北京" })).await;
     let body = edited.assert_status(200);
-    assert_eq!((body["status"].as_str(), body["trl"].as_i64(), body["region"].as_str()), (Some("draft"), Some(7), Some("北京")));
+    assert_eq!(
+        (body["status"].as_str(), body["trl"].as_i64(), body["region"].as_str()),
+        (Some("draft"), Some(7), Some("北京"))
+    );
     assert_eq!(body["version"], 2);
     assert_eq!(etag(&edited), "\"v2\"");
 
@@ -341,9 +350,13 @@ async fn approving_a_listing_of_an_unverified_institute_is_refused() {
     assert_eq!(ids(catalogue(&app, "").await.assert_status(200)), Vec::<String>::new());
 
     // Once verified, the same listing is approved.
-    app.post(&format!("/api/v1/admin/organizations/{}/verify", owner.organization_id), Some(&reviewer.token), json!({}))
-        .await
-        .assert_status(200);
+    app.post(
+        &format!("/api/v1/admin/organizations/{}/verify", owner.organization_id),
+        Some(&reviewer.token),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(approve(&app, &id, &reviewer).await.assert_status(200)["status"], "published");
 }
 

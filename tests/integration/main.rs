@@ -3,3 +3,5 @@
 
 mod architecture;
 mod health;
+mod lifecycle;
+mod validation;
