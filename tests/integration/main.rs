@@ -2,6 +2,9 @@
 //! its own database (see `achex_tests::TestApp`).
 
 mod architecture;
+mod auth;
+mod authz;
 mod health;
+mod jwt;
 mod lifecycle;
 mod validation;

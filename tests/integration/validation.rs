@@ -25,9 +25,12 @@ async fn count_mine(app: &TestApp, owner: &Actor) -> usize {
     reply.assert_status(200)["items"].as_array().expect("items").len()
 }
 
+/// `(field, code)` pairs, as listed in `details.fields`.
+type FieldErrors = Vec<(String, String)>;
+
 /// The `(field, code)` pairs of a 422 `validation_failed` reply.
 #[track_caller]
-fn field_errors(reply: &Reply) -> Vec<(String, String)> {
+fn field_errors(reply: &Reply) -> FieldErrors {
     reply.assert_error(422, "validation_failed");
     reply.body["error"]["details"]["fields"]
         .as_array()
@@ -40,7 +43,7 @@ fn field_errors(reply: &Reply) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pair(field: &str, code: &str) -> Vec<(String, String)> {
+fn pair(field: &str, code: &str) -> FieldErrors {
     vec![(field.to_owned(), code.to_owned())]
 }
 
@@ -52,7 +55,7 @@ fn with(pointer: &str, value: Value) -> Value {
 }
 
 /// Posts each body, expects exactly the given field errors, and checks nothing was stored.
-async fn assert_refused(app: &TestApp, owner: &Actor, cases: Vec<(&str, Value, Vec<(String, String)>)>) {
+async fn assert_refused(app: &TestApp, owner: &Actor, cases: Vec<(&str, Value, FieldErrors)>) {
     let before = count_mine(app, owner).await;
     let mut failures = Vec::new();
     for (name, body, expected) in cases {
@@ -231,19 +234,37 @@ async fn an_unknown_enum_value_is_invalid_value_at_its_path() {
 #[tokio::test]
 async fn unknown_fields_such_as_status_are_refused_by_name() {
     let app = TestApp::spawn().await;
-    let owner = app.verified_institute("北京大学").await;
+    let (owner, id) = owner_of_a_draft(&app).await;
+    let before = get_listing(&app, &id, &owner).await;
     let mut status = valid_listing();
     status["status"] = json!("published");
     let mut institute = valid_listing();
     institute["institute_id"] = json!(owner.organization_id);
     let mut language = valid_listing();
     language["title"]["fr"] = json!("Un matériau");
-    let cases = vec![
-        ("status", status, pair("status", "unknown_field")),
-        ("institute_id", institute, pair("institute_id", "unknown_field")),
-        ("title.fr", language, pair("title.fr", "unknown_field")),
+    let creates = [("status", status), ("institute_id", institute), ("title.fr", language)];
+    let patches = [
+        ("status", json!({ "status": "published" })),
+        ("version", json!({ "trl": 7, "version": 9 })),
+        ("asking_price.discount", json!({ "asking_price": { "amount": 1, "currency": "CNY", "discount": 5 } })),
     ];
-    assert_refused(&app, &owner, cases).await;
+    let mut failures = Vec::new();
+    let mut check = |what: &str, field: &str, reply: &Reply| {
+        assert_eq!((reply.status.as_u16(), reply.code()), (422, Some("validation_failed")), "{what}: {}", reply.body);
+        let got = field_errors(reply);
+        if got != pair(field, "unknown_field") {
+            failures.push(format!("{what}: expected [({field:?}, \"unknown_field\")], got {got:?}"));
+        }
+    };
+    for (field, body) in creates {
+        check("create", field, &create(&app, &owner, body).await);
+    }
+    for (field, body) in patches {
+        check("patch", field, &app.patch(&path(&id), Some(&owner.token), body).await);
+    }
+    assert_eq!(count_mine(&app, &owner).await, 1, "refused creates write nothing");
+    assert_eq!(get_listing(&app, &id, &owner).await, before, "refused patches change nothing");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test]
@@ -441,8 +462,6 @@ async fn a_patch_that_makes_the_content_invalid_is_refused_and_changes_nothing()
         (json!({ "contact": { "name": "张老师", "email": "broken" } }), pair("contact.email", "invalid_format")),
         (json!({ "asking_price": { "amount": 0, "currency": "CNY" } }), pair("asking_price.amount", "out_of_range")),
         (json!({ "kind": "spaceship" }), pair("kind", "invalid_value")),
-        (json!({ "status": "published" }), pair("status", "unknown_field")),
-        (json!({ "trl": 7, "version": 9 }), pair("version", "unknown_field")),
     ];
     for (patch, expected) in cases {
         let reply = app.patch(&path(&id), Some(&owner.token), patch.clone()).await;
@@ -479,12 +498,16 @@ async fn malformed_json_is_a_bad_request() {
     let (owner, id) = owner_of_a_draft(&app).await;
     let before = count_mine(&app, &owner).await;
     let json = Some("application/json");
-    for body in [&b"{\"title\": "[..], b"{\"trl\": 6,}", b"not json", b"{} {}", b""] {
+    for body in [&b"{\"title\": "[..], b"{\"trl\": 6,}", b"not json", b"{\"trl\": 6", b""] {
         let create = send_raw(&app, reqwest::Method::POST, "/api/v1/listings", &owner.token, json, body.to_vec()).await;
         create.assert_error(400, "malformed_json");
         let patch = send_raw(&app, reqwest::Method::PATCH, &path(&id), &owner.token, json, body.to_vec()).await;
         patch.assert_error(400, "malformed_json");
     }
+    // Trailing characters after a complete document.
+    let trailing =
+        send_raw(&app, reqwest::Method::PATCH, &path(&id), &owner.token, json, b"{\"trl\": 7} x".to_vec()).await;
+    trailing.assert_error(400, "malformed_json");
     assert_eq!(count_mine(&app, &owner).await, before);
     assert_eq!(get_listing(&app, &id, &owner).await["version"], 1);
 }
@@ -725,4 +748,88 @@ async fn a_rejected_listing_accepts_attachments_for_its_revision() {
     upload(&app, &id, &owner, file("附件.pdf", PDF)).await.assert_status(201);
     let listing = get_listing(&app, &id, &owner).await;
     assert_eq!(listing["attachments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn patents_transfer_modes_and_keywords_are_checked_item_by_item() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("大连理工大学").await;
+    let second_patent = json!({ "number": "zl202110012345.6", "legal_status": "pending" });
+    let cases = vec![
+        ("blank number", with("/patents/0/number", json!("  ")), pair("patents[0].number", "required")),
+        ("odd number", with("/patents/0/number", json!("ZL2021<script>")), pair("patents[0].number", "invalid_format")),
+        (
+            "granted before filed",
+            with("/patents/0/granted_on", json!("2020-01-01")),
+            pair("patents[0].granted_on", "inconsistent"),
+        ),
+        ("bad date", with("/patents/0/filed_on", json!("2021-13-40")), pair("patents[0].filed_on", "invalid_type")),
+        (
+            "same patent twice",
+            with("/patents", json!([valid_listing()["patents"][0].clone(), second_patent])),
+            pair("patents[1].number", "duplicate"),
+        ),
+        ("no transfer mode", with("/transfer_modes", json!([])), pair("transfer_modes", "required")),
+        ("same mode twice", with("/transfer_modes", json!(["equity", "equity"])), pair("transfer_modes", "duplicate")),
+        ("blank keyword", with("/keywords/1", json!(" ")), pair("keywords[1]", "required")),
+    ];
+    assert_refused(&app, &owner, cases).await;
+}
+
+#[tokio::test]
+async fn the_declared_type_of_an_upload_is_ignored_in_favour_of_its_content() {
+    let app = TestApp::spawn().await;
+    let (owner, id) = owner_of_a_draft(&app).await;
+    let body =
+        multipart(&[Part { name: "file", file_name: Some("说明.pdf"), content_type: "text/html", bytes: PDF }]);
+    let reply = upload(&app, &id, &owner, body).await;
+    assert_eq!(reply.assert_status(201)["content_type"], "application/pdf");
+    let url = reply.body["url"].as_str().unwrap();
+    let response = app.client.get(app.url(url)).bearer_auth(&owner.token).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+}
+
+#[tokio::test]
+async fn a_large_extra_part_cannot_slip_past_the_size_limit() {
+    let app = TestApp::spawn_with(|s| s.attachments.max_bytes = 64 * 1024).await;
+    let (owner, id) = owner_of_a_draft(&app).await;
+    let filler = vec![b'x'; 100 * 1024];
+    let body = multipart(&[
+        Part { name: "comment", file_name: None, content_type: "text/plain", bytes: &filler },
+        Part { name: "file", file_name: Some("x.pdf"), content_type: "application/pdf", bytes: PDF },
+    ]);
+    upload(&app, &id, &owner, body).await.assert_error(413, "payload_too_large");
+    let listing = get_listing(&app, &id, &owner).await;
+    assert_nothing_left(&app, "extra part", &listing, &history_actions(&app, &id, &owner).await);
+
+    // A small extra part is ignored and the file is taken.
+    let body = multipart(&[
+        Part { name: "comment", file_name: None, content_type: "text/plain", bytes: b"see attached" },
+        Part { name: "file", file_name: Some("x.pdf"), content_type: "application/pdf", bytes: PDF },
+    ]);
+    upload(&app, &id, &owner, body).await.assert_status(201);
+}
+
+#[tokio::test]
+async fn attachments_follow_the_visibility_of_their_listing() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("华中科技大学").await;
+    let reviewer = app.reviewer().await;
+    let id = app.draft(&owner).await;
+    let attachment = upload(&app, &id, &owner, file("说明书.pdf", PDF)).await;
+    let url = attachment.assert_status(201)["url"].as_str().unwrap().to_owned();
+    app.get(&url, None).await.assert_error(404, "not_found");
+
+    app.post(&format!("{}/submit", path(&id)), Some(&owner.token), json!({})).await.assert_status(200);
+    app.post(&format!("{}/review", path(&id)), Some(&reviewer.token), json!({ "decision": "approve" }))
+        .await
+        .assert_status(200);
+    let public = app.get(&path(&id), None).await;
+    assert_eq!(public.assert_status(200)["attachments"][0]["url"], url.as_str());
+    let response = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(&response.bytes().await.unwrap()[..], PDF);
+
+    app.post(&format!("{}/withdraw", path(&id)), Some(&owner.token), json!({})).await.assert_status(200);
+    app.get(&url, None).await.assert_error(404, "not_found");
 }

@@ -77,7 +77,10 @@ fn describe_data_error(path: &str, message: &str) -> (String, &'static str) {
         return (join(&quoted(rest).unwrap_or_default()), "required");
     }
     if let Some(rest) = message.strip_prefix("unknown field ") {
-        return (join(&quoted(rest).unwrap_or_default()), "unknown_field");
+        // serde_path_to_error already ends the path with the unknown key.
+        let name = quoted(rest).unwrap_or_default();
+        let field = if path.ends_with(&name) && path != "." { path.to_owned() } else { join(&name) };
+        return (field, "unknown_field");
     }
     let field = if path == "." { "body".to_owned() } else { path.to_owned() };
     if message.starts_with("unknown variant") { (field, "invalid_value") } else { (field, "invalid_type") }

@@ -158,6 +158,7 @@ impl ListingView {
 pub struct ListingPageView {
     pub items: Vec<ListingView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -1,0 +1,1 @@
+//! Competitive bidding (being written).
