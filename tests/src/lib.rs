@@ -83,7 +83,7 @@ impl Reply {
 static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();
 
 /// A fresh PostgreSQL database for one test, named `achex_t_<uuid>`. Databases left by an earlier
-/// run are dropped once per test process, before the first new one is made.
+/// run (over an hour old) are dropped once per test process, before the first new one is made.
 async fn fresh_postgres_database(admin_url: &str) -> String {
     let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL must reach PostgreSQL");
     STALE_DATABASES_DROPPED
@@ -95,9 +95,19 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
                 ))
                 .await
                 .expect("list old test databases");
+            // Only databases older than an hour: another test run on this machine may be using
+            // its own right now. The name's UUIDv7 carries its creation time.
+            let cutoff = chrono::Utc::now() - chrono::Duration::hours(1);
             for row in rows {
                 let name: String = row.try_get_by_index(0).expect("datname");
-                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                let created = uuid::Uuid::parse_str(name.trim_start_matches("achex_t_"))
+                    .ok()
+                    .and_then(|id| id.get_timestamp())
+                    .map(|ts| ts.to_unix())
+                    .and_then(|(secs, nanos)| chrono::DateTime::from_timestamp(secs as i64, nanos));
+                if created.is_none_or(|at| at < cutoff) {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                }
             }
         })
         .await;

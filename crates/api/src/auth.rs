@@ -198,7 +198,8 @@ impl TokenService {
         validation.validate_nbf = false;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|_| invalid())?;
         let claims = data.claims;
-        if claims.typ != "access" {
+        // A token claiming a longer life than we ever issue was not made by this server's rules.
+        if claims.typ != "access" || claims.exp - claims.iat > MAX_ACCESS_TTL_SECS || claims.nbf < claims.iat {
             return Err(invalid());
         }
         let now = now.timestamp();

@@ -71,7 +71,8 @@ pub fn replay_with_events(
     let mut auction = Auction::new(config).map_err(ReplayError::InvalidConfig)?;
     let mut events = Vec::new();
     for (index, TimedCommand { at, command }) in log.into_iter().enumerate() {
-        let produced = auction.apply_in_place(command, at).map_err(|rejection| ReplayError::Rejected { index, rejection })?;
+        let produced =
+            auction.apply_in_place(command, at).map_err(|rejection| ReplayError::Rejected { index, rejection })?;
         events.extend(produced);
     }
     Ok((auction, events))

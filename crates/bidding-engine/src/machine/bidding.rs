@@ -67,7 +67,9 @@ impl Auction {
                 return Err(Rejection::NotQualifiedForRound);
             }
             (Format::English | Format::TwoPhase, _) => self.plan_ascending(bidder, amount, max_amount)?,
-            (Format::SealedFirstPrice | Format::SealedSecondPrice, _) => self.plan_sealed(bidder, amount, max_amount)?,
+            (Format::SealedFirstPrice | Format::SealedSecondPrice, _) => {
+                self.plan_sealed(bidder, amount, max_amount)?
+            }
             (Format::Dutch, _) => self.plan_dutch(bidder, amount, max_amount, now)?,
         };
 

@@ -119,7 +119,7 @@ pub struct AuctionConfig {
 }
 
 /// One problem with one field of a config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// Path of the field, e.g. `increment[1].from_price` or `extension.window_secs`.
     pub field: String,
@@ -131,7 +131,7 @@ pub struct FieldError {
 }
 
 /// Every problem found in a config, in field order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("{} auction setting(s) are invalid", errors.len())]
 pub struct ConfigErrors {
     pub errors: Vec<FieldError>,

@@ -114,10 +114,15 @@ pub struct RevealedBid {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
     /// Sold to `winner` at `price` (after a default: offered to the runner-up at its own bid).
-    Sold { winner: BidderCode, price: Money },
+    Sold {
+        winner: BidderCode,
+        price: Money,
+    },
     UnsoldReserveNotMet,
     NoBids,
-    Cancelled { reason: String },
+    Cancelled {
+        reason: String,
+    },
     /// The winner defaulted and nobody eligible was left to offer the lot to.
     UnsoldWinnerDefaulted,
 }

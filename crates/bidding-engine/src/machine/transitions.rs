@@ -192,7 +192,11 @@ impl Auction {
         };
         let bids = ranked
             .iter()
-            .map(|&(index, bid)| RevealedBid { bidder: self.bidders[index].code.clone(), amount: bid.max, seq: bid.seq })
+            .map(|&(index, bid)| RevealedBid {
+                bidder: self.bidders[index].code.clone(),
+                amount: bid.max,
+                seq: bid.seq,
+            })
             .collect();
         self.emit(events, now, EventKind::SealedBidsRevealed { bids });
 
