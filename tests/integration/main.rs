@@ -2,6 +2,7 @@
 //! its own database (see `achex_tests::TestApp`).
 
 mod architecture;
+mod auctions;
 mod auth;
 mod authz;
 mod health;

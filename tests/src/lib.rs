@@ -7,7 +7,7 @@
 //! (institute staff, enterprise member, reviewer, admin) through the public API.
 
 use achex_api::AppState;
-use achex_core::{ManualClock, Role};
+use achex_core::{Clock, ManualClock, Role};
 use achex_server::seed::create_platform_user;
 use achex_server::{Application, Settings, build_state, open_store};
 use actix_web::web;
@@ -285,6 +285,63 @@ impl TestApp {
             .await
             .assert_status(200);
         id
+    }
+
+    /// Signs in again, e.g. after moving the clock past the access token's lifetime.
+    pub async fn relogin(&self, actor: &mut Actor) {
+        let reply = self.login(&actor.email, PASSWORD).await;
+        let body = reply.assert_status(200);
+        actor.token = body["access_token"].as_str().unwrap().to_owned();
+        actor.refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+
+    pub async fn organizer(&self) -> Actor {
+        self.register(Role::Organizer, "Tech Transfer Events Centre").await
+    }
+
+    /// Lets the server clock act on every open lot now (closes, phase changes) and waits for it.
+    pub async fn tick(&self) {
+        self.state.engine.tick_all().await;
+    }
+
+    /// An English auction on a fresh published listing, live now, ending in an hour: ¥1,000.00
+    /// start, ¥100.00 increment, ¥100.00 deposit, 60 s soft-close window extending by 120 s.
+    /// Returns (auction id, owner, reviewer).
+    pub async fn english_auction(&self, tweak: impl FnOnce(&mut Value)) -> (String, Actor) {
+        let owner = self.verified_institute("Auction Institute").await;
+        let reviewer = self.reviewer().await;
+        let listing = self.published(&owner, &reviewer).await;
+        let now = self.clock.now();
+        let mut body = json!({
+            "format": "english",
+            "starting_price": {"amount": 100_000, "currency": "CNY"},
+            "increment": {"amount": 10_000, "currency": "CNY"},
+            "deposit": {"amount": 10_000, "currency": "CNY"},
+            "starts_at": now,
+            "ends_at": now + chrono::Duration::hours(1),
+            "extension": {"window_secs": 60, "extend_secs": 120},
+        });
+        tweak(&mut body);
+        let reply = self.post(&format!("/api/v1/listings/{listing}/auctions"), Some(&owner.token), body).await;
+        let id = reply.assert_status(201)["id"].as_str().unwrap().to_owned();
+        (id, owner)
+    }
+
+    /// An enterprise member registered for `auction` with its deposit confirmed; returns it and
+    /// its bidder code.
+    pub async fn ready_bidder(&self, auction: &str, organizer: &Actor) -> (Actor, String) {
+        let bidder = self.enterprise().await;
+        let reply =
+            self.post(&format!("/api/v1/auctions/{auction}/registrations"), Some(&bidder.token), json!({})).await;
+        let code = reply.assert_status(201)["registration_id"].as_str().unwrap().to_owned();
+        self.post(
+            &format!("/api/v1/auctions/{auction}/registrations/{code}/confirm-deposit"),
+            Some(&organizer.token),
+            json!({}),
+        )
+        .await
+        .assert_status(200);
+        (bidder, code)
     }
 
     /// Stops the server (graceful).

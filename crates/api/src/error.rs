@@ -45,6 +45,12 @@ pub enum ApiError {
     },
     /// A listing lifecycle action from the wrong status.
     Lifecycle(LifecycleError),
+    /// The auction machine refused a command for a business reason.
+    Rejected {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     TooManyRequests {
         retry_after_secs: u64,
     },
@@ -119,6 +125,7 @@ impl ApiError {
                 e.to_string(),
                 Some(json!({ "status": e.from.as_str(), "action": e.action.as_str() })),
             ),
+            ApiError::Rejected { status, code, message } => (*status, code, message.clone(), None),
             ApiError::TooManyRequests { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod state;
 pub mod views;
 pub mod webapp;
+pub mod ws;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -88,6 +89,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .service(get("/listings/{id}/history", listings::history))
                 .service(post("/listings/{id}/attachments", attachments::upload))
                 .service(get("/attachments/{id}", attachments::download))
+                .service(post("/listings/{id}/auctions", auctions::create))
+                .service(get("/auctions", auctions::list))
+                .service(get("/auctions/{id}", auctions::get))
+                .service(post("/auctions/{id}/registrations", auctions::register))
+                .service(post("/auctions/{id}/registrations/{rid}/confirm-deposit", auctions::confirm_deposit))
+                .service(
+                    resource("/auctions/{id}/bids")
+                        .route(web::get().to(auctions::bids))
+                        .route(web::post().to(auctions::bid)),
+                )
+                .service(post("/auctions/{id}/cancel", auctions::cancel))
+                .service(post("/auctions/{id}/default", auctions::default))
+                .service(get("/auctions/{id}/result", auctions::result))
+                .service(get("/ws", crate::ws::connect))
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

@@ -16,12 +16,16 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         listings::create, listings::list, listings::get, listings::update, listings::submit, listings::review,
         listings::withdraw, listings::history, listings::mine, listings::review_queue,
         attachments::upload, attachments::download,
+        auctions::create, auctions::get, auctions::list, auctions::register, auctions::confirm_deposit,
+        auctions::bid, auctions::bids, auctions::cancel, auctions::default, auctions::result,
+        crate::ws::connect,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, organisations and sessions"),
         (name = "listings", description = "Achievements, their review and attachments"),
+        (name = "auctions", description = "Competitive bidding: English with proxy bids and soft close, two-phase, sealed, Dutch; live websocket"),
         (name = "admin", description = "Platform administration"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -4,6 +4,7 @@ use crate::auth::{PasswordHasher, TokenService};
 use crate::files::BlobStore;
 use crate::metrics::Metrics;
 use crate::rate_limit::LoginLimiter;
+use achex_bidding_engine::engine::Engine;
 use achex_core::Clock;
 use achex_store::Store;
 use std::sync::Arc;
@@ -17,4 +18,7 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     pub blobs: BlobStore,
     pub metrics: Metrics,
+    /// One owner task per open lot; see `achex_bidding_engine::engine`.
+    pub engine: Arc<Engine>,
+    pub hub: crate::ws::Hub,
 }

@@ -6,6 +6,7 @@
 //! no clock, so the engine that drives it can persist its accepted commands and rebuild any lot by
 //! [`machine::replay`].
 
+pub mod engine;
 pub mod machine;
 
 pub use machine::{

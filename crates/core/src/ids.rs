@@ -80,6 +80,14 @@ id_type!(
     /// An uploaded file attached to a listing.
     AttachmentId
 );
+id_type!(
+    /// One auction (lot) of a listing.
+    AuctionId
+);
+id_type!(
+    /// A completed sale or licence.
+    DealId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The `achex` binary's library half: settings, wiring and the commands, so the test harness can
 //! start exactly what production starts.
 
+pub mod audit;
 pub mod demo;
 pub mod seed;
 pub mod settings;

@@ -41,6 +41,12 @@ enum Command {
         #[arg(long, required = true)]
         demo: bool,
     },
+    /// Replay every auction's bid log through the rules and check its hash chain.
+    AuditBids {
+        /// Only this auction.
+        #[arg(long)]
+        auction: Option<achex_core::AuctionId>,
+    },
     /// Platform accounts.
     Admin {
         #[command(subcommand)]
@@ -109,6 +115,13 @@ async fn main() -> anyhow::Result<()> {
             let user = create_platform_user(&store, clock.as_ref(), &email, &password, role).await?;
             println!("{} {} is ready.", user.role.as_str(), user.email);
         }
+        Command::AuditBids { auction } => {
+            let store = open_store(&settings).await?;
+            let failures = achex_server::audit::audit_bids(&store, auction).await?;
+            if failures > 0 {
+                anyhow::bail!("{failures} auction(s) failed the audit");
+            }
+        }
         Command::Serve { port, demo } => {
             if let Some(port) = port {
                 settings.server.port = port;
@@ -120,6 +133,10 @@ async fn main() -> anyhow::Result<()> {
             }
             let state = build_state(&settings, store, clock).await?;
             let app = Application::build(&settings, state)?;
+            let recovered = app.start_engine(std::time::Duration::from_millis(250)).await?;
+            if recovered > 0 {
+                println!("Recovered {recovered} open auction(s) from their logs.");
+            }
             let host = match settings.server.host.as_str() {
                 "0.0.0.0" | "::" => "127.0.0.1",
                 other => other,

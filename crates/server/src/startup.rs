@@ -6,7 +6,9 @@ use achex_api::auth::{PasswordHasher, TokenService};
 use achex_api::files::BlobStore;
 use achex_api::metrics::Metrics;
 use achex_api::rate_limit::{Limit, LoginLimiter};
+use achex_api::ws::Hub;
 use achex_api::{AppState, middleware_from_fn, record_metrics};
+use achex_bidding_engine::engine::{Engine, EngineConfig};
 use achex_core::Clock;
 use achex_listing::ListingStatus;
 use achex_store::Store;
@@ -93,7 +95,18 @@ pub async fn build_state(settings: &Settings, store: Store, clock: Arc<dyn Clock
         .context("cannot create the attachments directory")?;
     let metrics = Metrics::new();
     metrics.published_listings.set(store.count_listings(ListingStatus::Published).await? as i64);
-    Ok(AppState { store, clock, tokens, passwords: PasswordHasher::new(), login_limiter, blobs, metrics })
+    let engine = Engine::new(Arc::new(store.clone()), clock.clone(), EngineConfig::default());
+    Ok(AppState {
+        store,
+        clock,
+        tokens,
+        passwords: PasswordHasher::new(),
+        login_limiter,
+        blobs,
+        metrics,
+        engine,
+        hub: Hub::default(),
+    })
 }
 
 /// A bound, ready-to-run HTTP server.
@@ -123,6 +136,13 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         Ok(Application { port, server: server.run(), state })
+    }
+
+    /// Brings back every open lot (after a restart) and starts the clock that closes them.
+    pub async fn start_engine(&self, tick_every: std::time::Duration) -> anyhow::Result<usize> {
+        let recovered = self.state.engine.recover().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.state.engine.spawn_ticker(tick_every);
+        Ok(recovered)
     }
 
     pub fn port(&self) -> u16 {

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod attachments;
+mod auctions;
 mod connection;
 mod entity;
 mod error;
@@ -14,6 +15,7 @@ mod tokens;
 
 pub use accounts::{NewOrganization, NewUser, Organization, User};
 pub use attachments::{Attachment, NewAttachment};
+pub use auctions::{AuctionPhase, AuctionRow, Deal};
 pub use connection::{Durability, Store};
 pub use error::StoreError;
 pub use listings::{ListingFilter, ListingPage, PublicCursor};

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod attachments;
+pub mod auctions;
 pub mod auth;
 pub mod health;
 pub mod listings;

@@ -1,7 +1,7 @@
 //! Bids: who may bid when, and how each format turns an accepted bid into a price and a leader.
 //!
 //! A bid is first turned into a [`BidPlan`] by reading the state only; the plan is then committed.
-//! Checks run in a fixed, documented precedence (see [`Auction::place_bid`]) so a bid with several
+//! Checks run in a fixed, documented precedence (see `Command::PlaceBid`) so a bid with several
 //! faults always gets the same code.
 
 use super::config::Format;
@@ -79,7 +79,7 @@ impl Auction {
     }
 
     fn commit_bid(&mut self, plan: BidPlan, now: DateTime<Utc>, events: &mut Vec<Event>) {
-        let outcome_changed = plan.price != self.price || plan.leader != self.leader;
+        let price_or_leader_changed = plan.price != self.price || plan.leader != self.leader;
         let bid_seq = self.seq + 1;
         self.bidders[plan.bidder].bid = Some(StandingBid { seq: bid_seq, ..plan.standing });
         self.price = plan.price;
@@ -100,7 +100,7 @@ impl Auction {
             let winner = self.bidders[plan.bidder].code.clone();
             let price = plan.standing.max;
             self.finish(Outcome::Sold { winner, price }, Some(plan.bidder), now, events);
-        } else if outcome_changed && self.config.format.is_ascending() && self.status == Status::Live {
+        } else if price_or_leader_changed && self.config.format.is_ascending() && self.status == Status::Live {
             self.extend_if_in_window(now, events);
         }
     }
@@ -145,7 +145,8 @@ impl Auction {
         // current price (at least one step, guaranteed by the minimum).
         let base = self.price.unwrap_or(self.config.starting_price);
         let increment = self.config.increment_at(base);
-        if (amount.amount - base.amount) % increment.amount != 0 {
+        // `checked_rem` keeps a state deserialized with a zero increment from panicking.
+        if (amount.amount - base.amount).checked_rem(increment.amount) != Some(0) {
             return Err(Rejection::NotAMultipleOfIncrement { increment });
         }
 

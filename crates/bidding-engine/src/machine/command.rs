@@ -16,6 +16,11 @@ pub enum Command {
     /// seller is refused by name rather than by omission. `max_amount` makes it a proxy bid
     /// (ascending formats only); in a Dutch auction any `amount` at or above the current price
     /// accepts at the current price.
+    ///
+    /// A bid with several faults gets the first of: `auction_not_open`, `seller_cannot_bid`,
+    /// `not_registered`, `deposit_not_confirmed`, `currency_mismatch`, then the format's own:
+    /// `not_qualified_for_round`, `proxy_not_supported`, `max_below_amount`,
+    /// `bid_below_minimum`, `not_a_multiple_of_increment`, `max_not_raised` / `quote_not_raised`.
     PlaceBid {
         bidder: UserId,
         organization: OrganizationId,

@@ -143,7 +143,10 @@ pub struct PublicState {
     /// bid; `None` once closed.
     pub next_minimum_bid: Option<Money>,
     pub leader_code: Option<BidderCode>,
+    /// Whether closing now would sell: there is a leader and its commitment reaches the reserve
+    /// (trivially, without one). Always `false` for sealed bids before the close.
     pub reserve_met: bool,
+    /// Accepted bids, including sealed revisions and a leader's raises of its own maximum.
     pub bid_count: u64,
     pub registered_bidders: usize,
     pub starts_at: DateTime<Utc>,

@@ -2,6 +2,10 @@
 //! this crate: the rest of the workspace sees domain types, never rows.
 
 pub mod attachment;
+pub mod auction;
+pub mod auction_idempotency;
+pub mod auction_log;
+pub mod deal;
 pub mod listing;
 pub mod listing_event;
 pub mod organization;

@@ -1,0 +1,970 @@
+//! The embedded backend: tantivy in-process, no server.
+//!
+//! Writes go through one writer thread that owns the only `IndexWriter` (tantivy allows one per
+//! index, and Meilisearch works the same way). Requests queued while a commit runs are applied
+//! together and committed once (group commit), then the reader is reloaded before anyone is
+//! answered: when `upsert`/`delete`/`clear` returns, the change is durable and visible to the
+//! next search. Callers that load many documents should pass them in large batches — each call
+//! costs one commit.
+//!
+//! Reads run on tokio's blocking pool against a searcher snapshot; they never wait for writes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use achex_core::ListingId;
+use async_trait::async_trait;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::TokenizerManager;
+use tantivy::{
+    DocAddress, DocId, Index, IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader,
+    TantivyDocument, TantivyError, Term,
+};
+use tokio::sync::oneshot;
+
+use crate::SearchIndex;
+use crate::analysis::{self, BilingualTokenizer, CjkBigramTokenizer, GRAMS_TOKENIZER, TEXT_TOKENIZER, WordStemmer};
+use crate::highlight::{HighlightSpec, best_version, build_highlights, render};
+use crate::model::*;
+use crate::query::{Phrase, PhrasePart, QueryAnalysis, analyze_query};
+
+/// Field weights and expansion boosts. The defaults are the product's ranking, tuned on the
+/// test collections as a whole (see the crate README); the quality tool reports them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranking {
+    pub title: f32,
+    pub summary: f32,
+    pub description: f32,
+    pub keywords: f32,
+    pub institute: f32,
+    /// CJK bigrams of the title.
+    pub title_grams: f32,
+    /// CJK bigrams of summary, description and keywords.
+    pub body_grams: f32,
+    /// Multiplier for jieba search-mode sub-words (智能 inside 人工智能).
+    pub subword: f32,
+    /// Multiplier for typo expansions of Latin words.
+    pub fuzzy: f32,
+    /// Multiplier for synonym phrases.
+    pub synonym: f32,
+    /// Latin words shorter than this (in characters) get no typo expansion.
+    pub fuzzy_min_chars: usize,
+    /// At most this many words of one query get typo expansions (long queries have redundancy
+    /// and each expansion costs a dictionary walk).
+    pub fuzzy_max_words: usize,
+    /// At most this many expansions per word.
+    pub fuzzy_max_expansions: usize,
+}
+
+impl Default for Ranking {
+    fn default() -> Self {
+        Ranking {
+            title: 2.0,
+            summary: 1.5,
+            description: 1.0,
+            keywords: 1.5,
+            institute: 0.5,
+            title_grams: 0.6,
+            body_grams: 0.3,
+            subword: 0.3,
+            fuzzy: 0.3,
+            synonym: 0.7,
+            fuzzy_min_chars: 5,
+            fuzzy_max_words: 8,
+            fuzzy_max_expansions: 3,
+        }
+    }
+}
+
+/// Tuning knobs for [`EmbeddedIndex::open_with`].
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// Indexing threads inside tantivy's writer.
+    pub writer_threads: usize,
+    /// Total indexing memory budget; a segment is flushed when a thread's share fills.
+    pub writer_memory_bytes: usize,
+    pub ranking: Ranking,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+        EmbeddedOptions {
+            writer_threads: threads,
+            writer_memory_bytes: threads * 64_000_000,
+            ranking: Ranking::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    listing_id: Field,
+    title: Field,
+    summary: Field,
+    description: Field,
+    keywords: Field,
+    institute_name: Field,
+    title_grams: Field,
+    body_grams: Field,
+    kind: Field,
+    discipline: Field,
+    transfer_mode: Field,
+    institute_id: Field,
+    region: Field,
+    auction: Field,
+    lang: Field,
+    trl: Field,
+    price: Field,
+    ends_at: Field,
+    published_at: Field,
+    doc: Field,
+}
+
+/// Fast-field names used by sorts and facets.
+const F_PUBLISHED: &str = "published_at";
+const F_PRICE: &str = "price";
+const F_ENDS: &str = "ends_at";
+const STR_FACETS: [&str; 4] = ["kind", "discipline", "transfer_mode", "region"];
+
+fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = || {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TEXT_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let grams = || {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(GRAMS_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let f = Fields {
+        listing_id: b.add_text_field("listing_id", STRING | FAST),
+        title: b.add_text_field("title", text()),
+        summary: b.add_text_field("summary", text()),
+        description: b.add_text_field("description", text()),
+        keywords: b.add_text_field("keywords", text()),
+        institute_name: b.add_text_field("institute_name", text()),
+        title_grams: b.add_text_field("title_grams", grams()),
+        body_grams: b.add_text_field("body_grams", grams()),
+        kind: b.add_text_field("kind", STRING | FAST),
+        discipline: b.add_text_field("discipline", STRING | FAST),
+        transfer_mode: b.add_text_field("transfer_mode", STRING | FAST),
+        institute_id: b.add_text_field("institute_id", STRING | FAST),
+        region: b.add_text_field("region", STRING | FAST),
+        auction: b.add_text_field("auction", STRING | FAST),
+        lang: b.add_text_field("lang", STRING | FAST),
+        trl: b.add_u64_field("trl", INDEXED | FAST),
+        price: b.add_i64_field(F_PRICE, INDEXED | FAST),
+        ends_at: b.add_i64_field(F_ENDS, INDEXED | FAST),
+        published_at: b.add_i64_field(F_PUBLISHED, INDEXED | FAST),
+        doc: b.add_text_field("doc", STORED),
+    };
+    (b.build(), f)
+}
+
+fn tokenizers() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    manager.register(TEXT_TOKENIZER, BilingualTokenizer::default());
+    manager.register(GRAMS_TOKENIZER, CjkBigramTokenizer);
+    manager
+}
+
+enum WriteOp {
+    Upsert(Vec<ListingDocument>),
+    Delete(Vec<ListingId>),
+    Clear,
+}
+
+struct WriteRequest {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<(), SearchError>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Message(String);
+
+struct Shared {
+    reader: IndexReader,
+    f: Fields,
+    ranking: Ranking,
+    dir: Option<PathBuf>,
+}
+
+/// The embedded tantivy backend. Cheap to share behind an `Arc`; dropping it finishes pending
+/// writes and waits for the writer thread.
+pub struct EmbeddedIndex {
+    shared: Arc<Shared>,
+    tx: Option<mpsc::Sender<WriteRequest>>,
+    writer_thread: Option<JoinHandle<()>>,
+}
+
+impl EmbeddedIndex {
+    /// Opens the index in `dir`, creating it if absent. An index written with another schema or
+    /// analyzer version is refused with [`SearchError::SchemaMismatch`].
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, EmbeddedOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: EmbeddedOptions) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir).map_err(SearchError::backend)?;
+        let directory = MmapDirectory::open(dir).map_err(SearchError::backend)?;
+        let (schema, f) = build_schema();
+        let index = IndexBuilder::new().schema(schema).tokenizers(tokenizers()).open_or_create(directory).map_err(
+            |e| match e {
+                TantivyError::SchemaError(_) => SearchError::SchemaMismatch,
+                e => SearchError::from(e),
+            },
+        )?;
+        Self::start(index, f, options, Some(dir.to_path_buf()))
+    }
+
+    /// A throw-away index in memory (tests, tools).
+    pub fn in_memory() -> Result<Self, SearchError> {
+        Self::in_memory_with(EmbeddedOptions {
+            writer_threads: 1,
+            writer_memory_bytes: 32_000_000,
+            ..Default::default()
+        })
+    }
+
+    pub fn in_memory_with(options: EmbeddedOptions) -> Result<Self, SearchError> {
+        let (schema, f) = build_schema();
+        let index = IndexBuilder::new().schema(schema).tokenizers(tokenizers()).create_in_ram()?;
+        Self::start(index, f, options, None)
+    }
+
+    fn start(index: Index, f: Fields, options: EmbeddedOptions, dir: Option<PathBuf>) -> Result<Self, SearchError> {
+        analysis::warm_up();
+        let writer: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(options.writer_threads.max(1), options.writer_memory_bytes)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let (tx, rx) = mpsc::channel();
+        let thread_reader = Clone::clone(&reader);
+        let writer_thread = std::thread::Builder::new()
+            .name("achex-search-writer".into())
+            .spawn(move || writer_loop(writer, thread_reader, f, rx))
+            .map_err(SearchError::backend)?;
+        Ok(EmbeddedIndex {
+            shared: Arc::new(Shared { reader, f, ranking: options.ranking, dir }),
+            tx: Some(tx),
+            writer_thread: Some(writer_thread),
+        })
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<(), SearchError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || SearchError::Unavailable("the index writer has stopped".into());
+        self.tx.as_ref().ok_or_else(closed)?.send(WriteRequest { op, reply }).map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// [`SearchIndex::search`] without the hop to the blocking pool, for in-process benchmarks
+    /// and tools that are not async.
+    pub fn search_blocking(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        query.validate()?;
+        self.shared.search(query)
+    }
+
+    /// The ranking this index uses.
+    pub fn ranking(&self) -> Ranking {
+        self.shared.ranking
+    }
+}
+
+impl Drop for EmbeddedIndex {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer loop after the queued requests.
+        self.tx.take();
+        if let Some(handle) = self.writer_thread.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Requests that arrive while one commit runs are committed together, up to this many.
+const MAX_GROUP: usize = 256;
+
+fn writer_loop(
+    mut writer: IndexWriter<TantivyDocument>,
+    reader: IndexReader,
+    f: Fields,
+    rx: mpsc::Receiver<WriteRequest>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let outcomes: Vec<Result<(), SearchError>> = batch.iter().map(|r| apply(&mut writer, &f, &r.op)).collect();
+        let committed = writer.commit().and_then(|_| reader.reload());
+        match committed {
+            Ok(()) => {
+                for (req, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = req.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "search index commit failed; rolling back");
+                let _ = writer.rollback();
+                for req in batch {
+                    let _ = req.reply.send(Err(SearchError::backend(Message(format!("commit failed: {e}")))));
+                }
+            }
+        }
+    }
+    if let Err(e) = writer.wait_merging_threads() {
+        tracing::warn!(error = %e, "search index merge did not finish cleanly");
+    }
+}
+
+fn apply(writer: &mut IndexWriter<TantivyDocument>, f: &Fields, op: &WriteOp) -> Result<(), SearchError> {
+    match op {
+        WriteOp::Upsert(docs) => {
+            for d in docs {
+                writer.delete_term(Term::from_field_text(f.listing_id, &d.listing_id.to_string()));
+                writer.add_document(to_tantivy(f, d)?)?;
+            }
+        }
+        WriteOp::Delete(ids) => {
+            for id in ids {
+                writer.delete_term(Term::from_field_text(f.listing_id, &id.to_string()));
+            }
+        }
+        WriteOp::Clear => {
+            writer.delete_all_documents()?;
+        }
+    }
+    Ok(())
+}
+
+fn to_tantivy(f: &Fields, d: &ListingDocument) -> Result<TantivyDocument, SearchError> {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(f.listing_id, d.listing_id.to_string());
+    for (_, t) in d.title.versions() {
+        doc.add_text(f.title, t);
+        doc.add_text(f.title_grams, t);
+    }
+    for (_, t) in d.summary.versions() {
+        doc.add_text(f.summary, t);
+        doc.add_text(f.body_grams, t);
+    }
+    for (_, t) in d.description.versions() {
+        doc.add_text(f.description, t);
+        doc.add_text(f.body_grams, t);
+    }
+    for k in d.keywords.iter().filter(|k| !k.trim().is_empty()) {
+        doc.add_text(f.keywords, k);
+        doc.add_text(f.body_grams, k);
+    }
+    if !d.institute_name.trim().is_empty() {
+        doc.add_text(f.institute_name, &d.institute_name);
+    }
+    for (field, value) in [(f.kind, &d.kind), (f.discipline, &d.discipline), (f.region, &d.region)] {
+        if !value.is_empty() {
+            doc.add_text(field, value);
+        }
+    }
+    for m in d.transfer_modes.iter().filter(|m| !m.is_empty()) {
+        doc.add_text(f.transfer_mode, m);
+    }
+    doc.add_text(f.institute_id, d.institute_id.to_string());
+    doc.add_text(f.auction, d.auction.as_str());
+    for l in d.langs() {
+        doc.add_text(f.lang, l.code());
+    }
+    doc.add_u64(f.trl, u64::from(d.trl));
+    if let Some(p) = d.price {
+        doc.add_i64(f.price, p.amount);
+    }
+    if let Some(t) = d.auction_ends_at {
+        doc.add_i64(f.ends_at, t.timestamp_millis());
+    }
+    doc.add_i64(f.published_at, d.published_at.timestamp_millis());
+    doc.add_text(f.doc, serde_json::to_string(d).map_err(SearchError::backend)?);
+    Ok(doc)
+}
+
+fn boxed_term(field: Field, text: &str, boost: f32) -> Box<dyn Query> {
+    let q = TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs);
+    if boost == 1.0 { Box::new(q) } else { Box::new(BoostQuery::new(Box::new(q), boost)) }
+}
+
+fn filter(q: impl Query) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(Box::new(q), 0.0))
+}
+
+/// A term or phrase over several fields, scored per field with its weight.
+fn phrase_over(fields: &[(Field, f32)], terms: &[String]) -> Option<Box<dyn Query>> {
+    let clauses: Vec<(Occur, Box<dyn Query>)> = match terms {
+        [] => return None,
+        [one] => fields.iter().map(|&(f, w)| (Occur::Should, boxed_term(f, one, w))).collect(),
+        many => fields
+            .iter()
+            .map(|&(f, w)| {
+                let q = PhraseQuery::new(many.iter().map(|t| Term::from_field_text(f, t)).collect());
+                (Occur::Should, Box::new(BoostQuery::new(Box::new(q), w)) as Box<dyn Query>)
+            })
+            .collect(),
+    };
+    Some(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// Which optional expansions a text query gets.
+#[derive(Clone, Copy)]
+struct Expansions {
+    fuzzy: bool,
+    bigrams: bool,
+}
+
+impl Shared {
+    fn text_fields(&self) -> [(Field, f32); 5] {
+        let (f, r) = (&self.f, &self.ranking);
+        [
+            (f.title, r.title),
+            (f.summary, r.summary),
+            (f.description, r.description),
+            (f.keywords, r.keywords),
+            (f.institute_name, r.institute),
+        ]
+    }
+
+    fn gram_fields(&self) -> [(Field, f32); 2] {
+        [(self.f.title_grams, self.ranking.title_grams), (self.f.body_grams, self.ranking.body_grams)]
+    }
+
+    /// An exact phrase: Latin parts as phrases over the text fields, CJK parts as bigram phrases
+    /// (substrings). A single CJK character matches as a word or as the start of a bigram.
+    fn phrase_query(&self, phrase: &Phrase) -> Option<Box<dyn Query>> {
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for part in phrase {
+            let q = match part {
+                PhrasePart::Latin(stems) => phrase_over(&self.text_fields(), stems),
+                PhrasePart::Cjk(grams) if grams.len() == 1 && grams[0].chars().count() == 1 => {
+                    let mut c: Vec<(Occur, Box<dyn Query>)> =
+                        self.text_fields().iter().map(|&(f, w)| (Occur::Should, boxed_term(f, &grams[0], w))).collect();
+                    for (f, w) in self.gram_fields() {
+                        let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(f, &grams[0]), 0, false);
+                        c.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), w))));
+                    }
+                    Some(Box::new(BooleanQuery::new(c)) as Box<dyn Query>)
+                }
+                PhrasePart::Cjk(grams) => phrase_over(&self.gram_fields(), grams),
+            };
+            parts.extend(q.map(|q| (Occur::Must, q)));
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop().map(|(_, q)| q),
+            _ => Some(Box::new(BooleanQuery::new(parts))),
+        }
+    }
+
+    /// Typo expansions of a Latin stem: index terms at edit distance 1 that are more frequent
+    /// than the stem itself (a misspelling is rarer than the word it misspells, so a correctly
+    /// spelled common word gets none).
+    fn fuzzy_expansions(&self, searcher: &Searcher, stem: &str) -> Vec<String> {
+        let probe = FuzzyTermQuery::new(Term::from_field_text(self.f.title, stem), 1, true);
+        let Ok(dfa) = probe.automaton() else { return Vec::new() };
+        let mut found: HashMap<String, u64> = HashMap::new();
+        let mut own = 0u64;
+        for segment in searcher.segment_readers() {
+            for field in [self.f.title, self.f.summary, self.f.description, self.f.keywords] {
+                let Ok(inverted) = segment.inverted_index(field) else { continue };
+                let Ok(mut stream) = inverted.terms().search(&dfa).into_stream() else { continue };
+                while stream.advance() {
+                    let df = u64::from(stream.value().doc_freq);
+                    match std::str::from_utf8(stream.key()) {
+                        Ok(t) if t == stem => own += df,
+                        Ok(t) => *found.entry(t.to_string()).or_default() += df,
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(String, u64)> = found.into_iter().filter(|(_, df)| *df > own).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(self.ranking.fuzzy_max_expansions);
+        out.into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// The scoring query for the analysed text (None when nothing is searchable), and the typo
+    /// expansions it used (for highlighting).
+    fn text_query(
+        &self,
+        searcher: &Searcher,
+        qa: &QueryAnalysis,
+        expand: Expansions,
+    ) -> (Option<Box<dyn Query>>, Vec<String>) {
+        let r = &self.ranking;
+        let text_fields = self.text_fields();
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut expansions = Vec::new();
+        let mut fuzzy_words = 0;
+        for t in &qa.latin {
+            let w = t.count as f32;
+            for &(f, b) in &text_fields {
+                should.push((Occur::Should, boxed_term(f, &t.stem, b * w)));
+            }
+            let eligible = expand.fuzzy
+                && fuzzy_words < r.fuzzy_max_words
+                && t.normalized.chars().count() >= r.fuzzy_min_chars
+                && t.normalized.chars().all(|c| c.is_ascii_alphabetic());
+            if eligible {
+                fuzzy_words += 1;
+                for e in self.fuzzy_expansions(searcher, &t.stem) {
+                    for &(f, b) in &text_fields {
+                        should.push((Occur::Should, boxed_term(f, &e, b * w * r.fuzzy)));
+                    }
+                    expansions.push(e);
+                }
+            }
+        }
+        for t in &qa.cjk {
+            let w = t.count as f32;
+            for &(f, b) in &text_fields {
+                should.push((Occur::Should, boxed_term(f, &t.word, b * w)));
+                for s in &t.subwords {
+                    should.push((Occur::Should, boxed_term(f, s, b * w * r.subword)));
+                }
+            }
+        }
+        if expand.bigrams {
+            for (g, c) in &qa.bigrams {
+                for (f, b) in self.gram_fields() {
+                    should.push((Occur::Should, boxed_term(f, g, b * *c as f32)));
+                }
+            }
+        }
+        for phrase in &qa.synonyms {
+            if let Some(q) = self.phrase_query(phrase) {
+                should.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
+            }
+        }
+        let must: Vec<(Occur, Box<dyn Query>)> =
+            qa.phrases.iter().filter_map(|p| self.phrase_query(p)).map(|q| (Occur::Must, q)).collect();
+        if should.is_empty() && must.is_empty() {
+            return (None, expansions);
+        }
+        if must.is_empty() {
+            return (Some(Box::new(BooleanQuery::new(should))), expansions);
+        }
+        let mut clauses = must;
+        if !should.is_empty() {
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(should))));
+        }
+        (Some(Box::new(BooleanQuery::new(clauses))), expansions)
+    }
+
+    fn filter_clauses(&self, fl: &Filters) -> Vec<Box<dyn Query>> {
+        let f = &self.f;
+        let mut out = Vec::new();
+        let term =
+            |field: Field, v: &str| filter(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic));
+        if let Some(v) = &fl.kind {
+            out.push(term(f.kind, v));
+        }
+        if let Some(v) = &fl.discipline {
+            out.push(term(f.discipline, v));
+        }
+        if let Some(v) = &fl.transfer_mode {
+            out.push(term(f.transfer_mode, v));
+        }
+        if let Some(v) = &fl.institute {
+            out.push(term(f.institute_id, &v.to_string()));
+        }
+        if let Some(v) = &fl.region {
+            out.push(term(f.region, v));
+        }
+        if let Some(v) = fl.auction {
+            out.push(term(f.auction, v.as_str()));
+        }
+        if let Some(v) = fl.lang {
+            out.push(term(f.lang, v.code()));
+        }
+        if fl.trl_min.is_some() || fl.trl_max.is_some() {
+            let lo = fl.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
+            let hi = fl.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
+            out.push(filter(RangeQuery::new(lo, hi)));
+        }
+        if fl.price_min.is_some() || fl.price_max.is_some() {
+            let lo = fl.price_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(f.price, v)));
+            let hi = fl.price_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(f.price, v)));
+            out.push(filter(RangeQuery::new(lo, hi)));
+        }
+        out
+    }
+
+    fn stored_document(&self, searcher: &Searcher, addr: DocAddress) -> Result<ListingDocument, SearchError> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let json = doc.get_first(self.f.doc).and_then(|v| v.as_str()).unwrap_or_default();
+        serde_json::from_str(json).map_err(SearchError::backend)
+    }
+
+    fn search(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let started = Instant::now();
+        let searcher = self.reader.searcher();
+        let qa = analyze_query(&q.text);
+        let (text_query, expansions) = self.text_query(&searcher, &qa, Expansions { fuzzy: true, bigrams: true });
+        let has_text = text_query.is_some();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(t) = text_query {
+            clauses.push((Occur::Must, t));
+        }
+        clauses.extend(self.filter_clauses(&q.filters).into_iter().map(|c| (Occur::Must, c)));
+        let query: Box<dyn Query> =
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+
+        let top =
+            TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
+        let (top, total, facets) = searcher.search(&*query, &(top, Count, FacetCollector))?;
+
+        let spec = HighlightSpec::from_analysis(&qa, expansions);
+        let mut hits = Vec::with_capacity(top.len());
+        for ((_, score), addr) in top {
+            let d = self.stored_document(&searcher, addr)?;
+            let highlights = build_highlights(&spec, &d, q.filters.lang);
+            hits.push(Hit { listing_id: d.listing_id, score, highlights });
+        }
+        Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
+    }
+
+    fn find(&self, searcher: &Searcher, id: ListingId) -> Result<Option<DocAddress>, SearchError> {
+        let q = TermQuery::new(Term::from_field_text(self.f.listing_id, &id.to_string()), IndexRecordOption::Basic);
+        Ok(searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?.first().map(|(_, a)| *a))
+    }
+
+    fn similar(&self, id: ListingId, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let searcher = self.reader.searcher();
+        let addr = self.find(&searcher, id)?.ok_or(SearchError::NotFound(id))?;
+        let d = self.stored_document(&searcher, addr)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The listing's own title, keywords and summary as a bag of words, keeping the terms that
+        // say most about it (highest idf).
+        let mut text = String::new();
+        for t in [&d.title, &d.summary] {
+            for (_, v) in t.versions() {
+                text.push_str(v);
+                text.push('\n');
+            }
+        }
+        for k in &d.keywords {
+            text.push_str(k);
+            text.push('\n');
+        }
+        let mut qa = analyze_query(&text);
+        qa.synonyms.clear();
+        qa.bigrams.clear();
+        let n = searcher.num_docs().max(1) as f32;
+        let idf = |t: &str| {
+            let df = searcher.doc_freq(&Term::from_field_text(self.f.description, t)).unwrap_or(0)
+                + searcher.doc_freq(&Term::from_field_text(self.f.title, t)).unwrap_or(0);
+            (n / (df as f32 + 1.0)).ln()
+        };
+        const MAX_TERMS: usize = 25;
+        let mut latin: Vec<(f32, _)> = qa.latin.drain(..).map(|t| (idf(&t.stem) * t.count as f32, t)).collect();
+        let mut cjk: Vec<(f32, _)> = qa.cjk.drain(..).map(|t| (idf(&t.word) * t.count as f32, t)).collect();
+        latin.sort_by(|a, b| b.0.total_cmp(&a.0));
+        cjk.sort_by(|a, b| b.0.total_cmp(&a.0));
+        qa.latin = latin.into_iter().take(MAX_TERMS).map(|(_, t)| t).collect();
+        qa.cjk = cjk.into_iter().take(MAX_TERMS).map(|(_, t)| t).collect();
+        let (Some(text_query), _) = self.text_query(&searcher, &qa, Expansions { fuzzy: false, bigrams: false }) else {
+            return Ok(Vec::new());
+        };
+        let own = TermQuery::new(Term::from_field_text(self.f.listing_id, &id.to_string()), IndexRecordOption::Basic);
+        let query = BooleanQuery::new(vec![(Occur::Must, text_query), (Occur::MustNot, Box::new(own))]);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        top.into_iter()
+            .map(|(score, addr)| {
+                let d = self.stored_document(&searcher, addr)?;
+                Ok(Hit { listing_id: d.listing_id, score, highlights: BTreeMap::new() })
+            })
+            .collect()
+    }
+
+    fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        let len = prefix.chars().count();
+        if len > MAX_QUERY_CHARS {
+            return Err(SearchError::QueryTooLong { len, max: MAX_QUERY_CHARS });
+        }
+        let limit = limit.min(MAX_PER_PAGE as usize);
+        let runs = analysis::runs(prefix);
+        if runs.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The last word is still being typed unless a separator follows it.
+        let typing = prefix.chars().last().is_some_and(char::is_alphanumeric);
+        let f = &self.f;
+        let mut stemmer = WordStemmer::default();
+        let mut spec = HighlightSpec::default();
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            let last = typing && i + 1 == runs.len();
+            match run.kind {
+                analysis::RunKind::Word => {
+                    let normalized = analysis::normalize_word(run.text);
+                    let stem = stemmer.stem(&normalized);
+                    if last {
+                        let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                        for (t, d) in [(&normalized, 0), (&stem, 0), (&normalized, 1)] {
+                            if d == 1 && normalized.chars().count() < self.ranking.fuzzy_min_chars {
+                                continue;
+                            }
+                            let q = FuzzyTermQuery::new_prefix(Term::from_field_text(f.title, t), d, true);
+                            c.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(Box::new(q), if d == 0 { 1.0 } else { 0.5 })),
+                            ));
+                        }
+                        must.push((Occur::Must, Box::new(BooleanQuery::new(c))));
+                        spec.prefixes.push(normalized);
+                    } else {
+                        must.push((Occur::Must, boxed_term(f.title, &stem, 1.0)));
+                        spec.terms.insert(stem);
+                    }
+                }
+                analysis::RunKind::Cjk => {
+                    let grams: Vec<String> =
+                        analysis::bigrams(run.text).into_iter().map(|(g, _, _)| g.to_string()).collect();
+                    let q: Box<dyn Query> = if grams.len() == 1 && grams[0].chars().count() == 1 {
+                        Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.title_grams, &grams[0]), 0, false))
+                    } else if grams.len() == 1 {
+                        boxed_term(f.title_grams, &grams[0], 1.0)
+                    } else {
+                        Box::new(PhraseQuery::new(
+                            grams.iter().map(|g| Term::from_field_text(f.title_grams, g)).collect(),
+                        ))
+                    };
+                    must.push((Occur::Must, q));
+                    spec.literals.push(run.text.to_string());
+                }
+            }
+        }
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(must);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).tweak_score(sort_key(Sort::Relevance, true)))?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let d = self.stored_document(&searcher, addr)?;
+            let (text, ranges) = best_version(&spec, &d.title, None);
+            if let Some(text) = text {
+                out.push(Suggestion {
+                    listing_id: d.listing_id,
+                    highlighted: render(text, &ranges, 200),
+                    text: text.to_string(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn stats(&self) -> Result<IndexStats, SearchError> {
+        let size_bytes = self.dir.as_deref().map(dir_size);
+        Ok(IndexStats { backend: "embedded".into(), documents: self.reader.searcher().num_docs(), size_bytes })
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The sort key of a hit: a primary value (larger first) and the relevance score as tie-break.
+/// Missing prices and auction ends map to `i64::MIN` so they come last in either direction.
+fn sort_key(
+    sort: Sort,
+    has_text: bool,
+) -> impl Fn(&SegmentReader) -> Box<dyn Fn(DocId, Score) -> (i64, Score) + Send + Sync> + Send + Sync + 'static {
+    move |segment: &SegmentReader| {
+        let column = |name: &str| -> Option<Column<i64>> { segment.fast_fields().i64(name).ok() };
+        match (sort, has_text) {
+            (Sort::Relevance, true) => Box::new(|_, score| (0, score)),
+            (Sort::Relevance, false) | (Sort::Newest, _) => {
+                let c = column(F_PUBLISHED);
+                Box::new(move |doc, score| (c.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN), score))
+            }
+            (Sort::PriceDesc, _) => {
+                let c = column(F_PRICE);
+                Box::new(move |doc, score| (c.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN), score))
+            }
+            (Sort::PriceAsc, _) | (Sort::EndingSoon, _) => {
+                let c = column(if sort == Sort::PriceAsc { F_PRICE } else { F_ENDS });
+                Box::new(move |doc, score| {
+                    let v = c.as_ref().and_then(|c| c.first(doc));
+                    (v.map_or(i64::MIN, |v| v.checked_neg().unwrap_or(i64::MAX)), score)
+                })
+            }
+        }
+    }
+}
+
+/// Counts facet values over every matching document.
+struct FacetCollector;
+
+struct FacetSegmentCollector {
+    strs: Vec<Option<(StrColumn, Vec<u64>)>>,
+    trl: Option<Column<u64>>,
+    trl_counts: [u64; 10],
+}
+
+impl Collector for FacetCollector {
+    type Fruit = Facets;
+    type Child = FacetSegmentCollector;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<FacetSegmentCollector> {
+        let ff = segment.fast_fields();
+        let mut strs = Vec::with_capacity(STR_FACETS.len());
+        for name in STR_FACETS {
+            strs.push(ff.str(name)?.map(|c| {
+                let n = c.num_terms();
+                (c, vec![0u64; n])
+            }));
+        }
+        Ok(FacetSegmentCollector { strs, trl: ff.u64("trl").ok(), trl_counts: [0; 10] })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Facets>) -> tantivy::Result<Facets> {
+        let mut out = Facets::default();
+        for f in fruits {
+            for (into, from) in [
+                (&mut out.kind, f.kind),
+                (&mut out.discipline, f.discipline),
+                (&mut out.transfer_mode, f.transfer_mode),
+                (&mut out.region, f.region),
+                (&mut out.trl, f.trl),
+            ] {
+                for (k, v) in from {
+                    *into.entry(k).or_default() += v;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for FacetSegmentCollector {
+    type Fruit = Facets;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        for (column, counts) in self.strs.iter_mut().flatten() {
+            for ord in column.term_ords(doc) {
+                counts[ord as usize] += 1;
+            }
+        }
+        if let Some(v) = self.trl.as_ref().and_then(|c| c.first(doc)) {
+            self.trl_counts[(v as usize).min(9)] += 1;
+        }
+    }
+
+    fn harvest(self) -> Facets {
+        let mut maps: Vec<BTreeMap<String, u64>> = Vec::with_capacity(STR_FACETS.len());
+        for entry in self.strs {
+            let mut map = BTreeMap::new();
+            if let Some((column, counts)) = entry {
+                for (ord, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    let mut s = String::new();
+                    if column.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+                        map.insert(s, n);
+                    }
+                }
+            }
+            maps.push(map);
+        }
+        let trl =
+            self.trl_counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(v, n)| (v.to_string(), *n)).collect();
+        let mut it = maps.into_iter();
+        Facets {
+            kind: it.next().unwrap_or_default(),
+            discipline: it.next().unwrap_or_default(),
+            transfer_mode: it.next().unwrap_or_default(),
+            region: it.next().unwrap_or_default(),
+            trl,
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
+) -> Result<T, SearchError> {
+    tokio::task::spawn_blocking(f).await.map_err(SearchError::backend)?
+}
+
+#[async_trait]
+impl SearchIndex for EmbeddedIndex {
+    async fn upsert(&self, docs: Vec<ListingDocument>) -> Result<(), SearchError> {
+        for d in &docs {
+            d.validate()?;
+        }
+        if docs.is_empty() {
+            return Ok(());
+        }
+        self.write(WriteOp::Upsert(docs)).await
+    }
+
+    async fn delete(&self, ids: Vec<ListingId>) -> Result<(), SearchError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(WriteOp::Delete(ids)).await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        query.validate()?;
+        let (shared, query) = (self.shared.clone(), query.clone());
+        blocking(move || shared.search(&query)).await
+    }
+
+    async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        let (shared, prefix) = (self.shared.clone(), prefix.to_string());
+        blocking(move || shared.suggest(&prefix, limit)).await
+    }
+
+    async fn similar(&self, listing_id: ListingId, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let shared = self.shared.clone();
+        blocking(move || shared.similar(listing_id, limit.min(MAX_PER_PAGE as usize))).await
+    }
+
+    async fn stats(&self) -> Result<IndexStats, SearchError> {
+        self.shared.stats()
+    }
+
+    async fn clear(&self) -> Result<(), SearchError> {
+        self.write(WriteOp::Clear).await
+    }
+}

@@ -1,0 +1,357 @@
+//! Auctions: the lot records and the [`AuctionLog`] port of the bidding engine.
+//!
+//! An append writes the log entries, the idempotency records, the lot's cached summary and any
+//! deal in one `BEGIN IMMEDIATE` transaction. Two guards make a second writer fail instead of
+//! forking the log: the `(auction_id, idx)` primary key, and the summary update conditioned on the
+//! `last_index` the writer started from.
+
+use crate::connection::Store;
+use crate::entity::{auction, auction_idempotency, auction_log, deal};
+use crate::error::StoreError;
+use achex_bidding_engine::engine::{
+    AuctionLog, Batch, GENESIS_HASH, IdempotencyRecord, LogEntry, LogError, LotRecord, StoredLot,
+};
+use achex_bidding_engine::{AuctionConfig, Event, Outcome, PublicState, Status};
+use achex_core::{AuctionId, DealId, ListingId, Money, OrganizationId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr};
+use uuid::Uuid;
+
+/// A lot as the API lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuctionRow {
+    pub id: AuctionId,
+    pub listing_id: ListingId,
+    pub seller: OrganizationId,
+    pub config: AuctionConfig,
+    pub summary: PublicState,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which lots to list, judged by the server's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuctionPhase {
+    Upcoming,
+    Live,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deal {
+    pub id: DealId,
+    pub auction_id: AuctionId,
+    pub listing_id: ListingId,
+    pub seller: OrganizationId,
+    pub buyer: UserId,
+    pub buyer_organization: OrganizationId,
+    pub price: Money,
+    /// `awarded`, or `defaulted` once the buyer failed to complete.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Upcoming => "upcoming",
+        Status::FreeQuote => "free_quote",
+        Status::Live => "live",
+        Status::Closing => "closing",
+        Status::Closed => "closed",
+    }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn row(m: auction::Model) -> Result<AuctionRow, StoreError> {
+    Ok(AuctionRow {
+        id: m.id.into(),
+        listing_id: m.listing_id.into(),
+        seller: m.seller_org.into(),
+        config: serde_json::from_value(m.config).map_err(json_err)?,
+        summary: serde_json::from_value(m.summary).map_err(json_err)?,
+        created_at: m.created_at,
+    })
+}
+
+fn storage(e: impl std::fmt::Display) -> LogError {
+    LogError::Storage(e.to_string())
+}
+
+fn conflict_or_storage(e: DbErr) -> LogError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => LogError::Conflict,
+        _ => storage(e),
+    }
+}
+
+impl Store {
+    /// Creates a lot with its initial summary (no log entries yet).
+    pub async fn create_auction(
+        &self,
+        record: &LotRecord,
+        created_by: UserId,
+        initial: &PublicState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        auction::ActiveModel {
+            id: Set(record.auction.as_uuid()),
+            listing_id: Set(record.listing.as_uuid()),
+            seller_org: Set(record.config.seller.as_uuid()),
+            created_by: Set(created_by.as_uuid()),
+            format: Set(serde_json::to_value(record.config.format)
+                .map_err(json_err)?
+                .as_str()
+                .unwrap_or("")
+                .to_owned()),
+            config: Set(serde_json::to_value(&record.config).map_err(json_err)?),
+            status: Set(status_name(initial.status).to_owned()),
+            starts_at: Set(record.config.starts_at),
+            ends_at: Set(record.config.ends_at),
+            summary: Set(serde_json::to_value(initial).map_err(json_err)?),
+            outcome: Set(None),
+            last_index: Set(0),
+            last_hash: Set(GENESIS_HASH.to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn auction(&self, id: AuctionId) -> Result<AuctionRow, StoreError> {
+        row(auction::Entity::find_by_id(id.as_uuid()).one(&self.db).await?.ok_or(StoreError::NotFound)?)
+    }
+
+    /// Lots of a listing, newest first.
+    pub async fn listing_auctions(&self, listing: ListingId) -> Result<Vec<AuctionRow>, StoreError> {
+        auction::Entity::find()
+            .filter(auction::Column::ListingId.eq(listing.as_uuid()))
+            .order_by_desc(auction::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(row)
+            .collect()
+    }
+
+    /// Lots in a phase at `now`: upcoming soonest first, live ending soonest first, closed latest
+    /// first.
+    pub async fn auctions_in_phase(
+        &self,
+        phase: AuctionPhase,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<AuctionRow>, StoreError> {
+        let query = auction::Entity::find();
+        let query = match phase {
+            AuctionPhase::Upcoming => query
+                .filter(auction::Column::Status.ne("closed"))
+                .filter(auction::Column::StartsAt.gt(now))
+                .order_by_asc(auction::Column::StartsAt),
+            AuctionPhase::Live => query
+                .filter(auction::Column::Status.ne("closed"))
+                .filter(auction::Column::StartsAt.lte(now))
+                .order_by_asc(auction::Column::EndsAt),
+            AuctionPhase::Closed => {
+                query.filter(auction::Column::Status.eq("closed")).order_by_desc(auction::Column::UpdatedAt)
+            }
+        };
+        query.limit(limit).all(&self.db).await?.into_iter().map(row).collect()
+    }
+
+    /// Every accepted command of a lot, in order.
+    pub async fn auction_log(&self, id: AuctionId) -> Result<Vec<LogEntry>, StoreError> {
+        auction_log::Entity::find()
+            .filter(auction_log::Column::AuctionId.eq(id.as_uuid()))
+            .order_by_asc(auction_log::Column::Idx)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(LogEntry {
+                    index: m.idx as u64,
+                    at: m.at,
+                    command: serde_json::from_value(m.command).map_err(json_err)?,
+                    events: serde_json::from_value::<Vec<Event>>(m.events).map_err(json_err)?,
+                    prev_hash: m.prev_hash,
+                    hash: m.hash,
+                })
+            })
+            .collect()
+    }
+
+    /// Every lot id, for a full audit.
+    pub async fn auction_ids(&self) -> Result<Vec<AuctionId>, StoreError> {
+        let ids: Vec<Uuid> = auction::Entity::find()
+            .select_only()
+            .column(auction::Column::Id)
+            .order_by_asc(auction::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn auction_deals(&self, id: AuctionId) -> Result<Vec<Deal>, StoreError> {
+        deal::Entity::find()
+            .filter(deal::Column::AuctionId.eq(id.as_uuid()))
+            .order_by_asc(deal::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(Deal {
+                    id: m.id.into(),
+                    auction_id: m.auction_id.into(),
+                    listing_id: m.listing_id.into(),
+                    seller: m.seller_org.into(),
+                    buyer: m.buyer_user.into(),
+                    buyer_organization: m.buyer_org.into(),
+                    price: Money::new(
+                        m.price_amount,
+                        achex_core::Currency::parse(&m.currency)
+                            .ok_or_else(|| StoreError::Corrupt(format!("currency {:?}", m.currency)))?,
+                    ),
+                    status: m.status,
+                    created_at: m.created_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn append_batch(&self, auction_id: AuctionId, batch: &Batch) -> Result<(), LogError> {
+        let id = auction_id.as_uuid();
+        let tx = self.write().await.map_err(storage)?;
+        let lot = auction::Entity::find_by_id(id).one(&tx).await.map_err(storage)?.ok_or(LogError::NotFound)?;
+        let started_from = batch.entries.first().map_or(batch.summary.last_index, |e| e.index - 1);
+        if lot.last_index as u64 != started_from {
+            return Err(LogError::Conflict);
+        }
+        if !batch.entries.is_empty() {
+            let rows = batch
+                .entries
+                .iter()
+                .map(|e| {
+                    Ok(auction_log::ActiveModel {
+                        auction_id: Set(id),
+                        idx: Set(e.index as i64),
+                        at: Set(e.at),
+                        command: Set(serde_json::to_value(&e.command).map_err(storage)?),
+                        events: Set(serde_json::to_value(&e.events).map_err(storage)?),
+                        prev_hash: Set(e.prev_hash.clone()),
+                        hash: Set(e.hash.clone()),
+                    })
+                })
+                .collect::<Result<Vec<_>, LogError>>()?;
+            auction_log::Entity::insert_many(rows).exec(&tx).await.map_err(conflict_or_storage)?;
+        }
+        if !batch.idempotency.is_empty() {
+            let rows = batch.idempotency.iter().map(|r: &IdempotencyRecord| auction_idempotency::ActiveModel {
+                auction_id: Set(id),
+                key: Set(r.key.clone()),
+                fingerprint: Set(r.fingerprint.clone()),
+                response: Set(r.response.clone()),
+            });
+            auction_idempotency::Entity::insert_many(rows).exec(&tx).await.map_err(conflict_or_storage)?;
+        }
+        let state = &batch.summary.state;
+        let now = batch.entries.last().map_or_else(Utc::now, |e| e.at);
+        let updated = auction::Entity::update_many()
+            .col_expr(auction::Column::Status, Expr::value(status_name(state.status)))
+            .col_expr(auction::Column::EndsAt, Expr::value(state.ends_at))
+            .col_expr(auction::Column::Summary, Expr::value(serde_json::to_value(state).map_err(storage)?))
+            .col_expr(
+                auction::Column::Outcome,
+                Expr::value(
+                    state.outcome.as_ref().map(|o: &Outcome| serde_json::to_value(o)).transpose().map_err(storage)?,
+                ),
+            )
+            .col_expr(auction::Column::LastIndex, Expr::value(batch.summary.last_index as i64))
+            .col_expr(auction::Column::LastHash, Expr::value(batch.summary.last_hash.clone()))
+            .col_expr(auction::Column::UpdatedAt, Expr::value(now))
+            .filter(auction::Column::Id.eq(id))
+            .filter(auction::Column::LastIndex.eq(started_from as i64))
+            .exec(&tx)
+            .await
+            .map_err(storage)?;
+        if updated.rows_affected != 1 {
+            return Err(LogError::Conflict);
+        }
+        if batch.award_change.is_some() {
+            deal::Entity::update_many()
+                .col_expr(deal::Column::Status, Expr::value("defaulted"))
+                .filter(deal::Column::AuctionId.eq(id))
+                .filter(deal::Column::Status.eq("awarded"))
+                .exec(&tx)
+                .await
+                .map_err(storage)?;
+        }
+        if let Some(Some(award)) = &batch.award_change {
+            deal::ActiveModel {
+                id: Set(DealId::new().as_uuid()),
+                auction_id: Set(id),
+                listing_id: Set(lot.listing_id),
+                seller_org: Set(lot.seller_org),
+                buyer_user: Set(award.buyer.as_uuid()),
+                buyer_org: Set(award.buyer_organization.as_uuid()),
+                price_amount: Set(award.price.amount),
+                currency: Set(award.price.currency.code().to_owned()),
+                status: Set("awarded".to_owned()),
+                created_at: Set(now),
+            }
+            .insert(&tx)
+            .await
+            .map_err(storage)?;
+        }
+        tx.commit().await.map_err(storage)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuctionLog for Store {
+    async fn append(&self, auction: AuctionId, batch: &Batch) -> Result<(), LogError> {
+        self.append_batch(auction, batch).await
+    }
+
+    async fn load(&self, id: AuctionId) -> Result<StoredLot, LogError> {
+        let lot = match self.auction(id).await {
+            Ok(lot) => lot,
+            Err(StoreError::NotFound) => return Err(LogError::NotFound),
+            Err(e) => return Err(storage(e)),
+        };
+        let entries = self.auction_log(id).await.map_err(storage)?;
+        let idempotency = auction_idempotency::Entity::find()
+            .filter(auction_idempotency::Column::AuctionId.eq(id.as_uuid()))
+            .all(&self.db)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|m| IdempotencyRecord { key: m.key, fingerprint: m.fingerprint, response: m.response })
+            .collect();
+        Ok(StoredLot {
+            record: LotRecord { auction: id, listing: lot.listing_id, config: lot.config },
+            entries,
+            idempotency,
+        })
+    }
+
+    async fn open_lots(&self) -> Result<Vec<AuctionId>, LogError> {
+        let ids: Vec<Uuid> = auction::Entity::find()
+            .select_only()
+            .column(auction::Column::Id)
+            .filter(auction::Column::Status.ne("closed"))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(ids.into_iter().map(Into::into).collect())
+    }
+}
