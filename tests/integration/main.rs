@@ -8,4 +8,6 @@ mod authz;
 mod health;
 mod jwt;
 mod lifecycle;
+mod live;
+mod storm;
 mod validation;

@@ -6,6 +6,8 @@
 //! DATABASE`). Time is a [`ManualClock`] the test can move. Helpers create the usual actors
 //! (institute staff, enterprise member, reviewer, admin) through the public API.
 
+pub mod storm;
+
 use achex_api::AppState;
 use achex_core::{Clock, ManualClock, Role};
 use achex_server::seed::create_platform_user;
@@ -28,7 +30,7 @@ pub struct TestApp {
     /// Which database this app runs on: `sqlite` or `postgres`.
     pub backend: &'static str,
     handle: actix_web::dev::ServerHandle,
-    _data_dir: tempfile::TempDir,
+    _data_dir: Arc<tempfile::TempDir>,
 }
 
 /// Someone signed in through the API.
@@ -148,7 +150,29 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { address, client, clock, state, settings, backend, handle, _data_dir: data_dir }
+        TestApp { address, client, clock, state, settings, backend, handle, _data_dir: Arc::new(data_dir) }
+    }
+
+    /// A second server process-equivalent on the same database, data directory and clock: its own
+    /// HTTP server, engine and owner tasks, as a second node would have.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        let store = open_store(&self.settings).await.expect("open the shared database");
+        let state = build_state(&self.settings, store, Arc::new(self.clock.clone())).await.expect("build state");
+        let app = Application::build(&self.settings, state).expect("bind the sibling server");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            state,
+            settings: self.settings.clone(),
+            backend: self.backend,
+            handle,
+            _data_dir: self._data_dir.clone(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -285,6 +309,47 @@ impl TestApp {
             .await
             .assert_status(200);
         id
+    }
+
+    /// `n` enterprise members, each of its own organisation, created directly in the store with a
+    /// shared password hash and tokens minted by the server's own token service: a storm needs
+    /// hundreds of bidders and argon2 is slow by design.
+    pub async fn quick_enterprises(&self, n: usize) -> Vec<(achex_store::User, String)> {
+        let hash = self.state.passwords.hash(PASSWORD).expect("hash");
+        let mut users = Vec::with_capacity(n);
+        for i in 0..n {
+            let org = achex_store::NewOrganization {
+                name: format!("Storm Enterprise {i}"),
+                kind: achex_core::OrganizationKind::Enterprise,
+                invite_code: format!("storm-{}", uuid::Uuid::now_v7().simple()),
+                verified: true,
+            };
+            let user = achex_store::NewUser {
+                email: format!("storm-{i}-{}@example.org", uuid::Uuid::now_v7().simple()),
+                display_name: format!("Bidder {i}"),
+                password_hash: hash.clone(),
+                role: Role::EnterpriseMember,
+                language: achex_core::Lang::En,
+            };
+            let (_, user) =
+                self.state.store.create_organization_with_user(org, user, self.clock.now()).await.expect("create");
+            let token = self.state.tokens.access_token(&user, self.clock.now()).expect("token");
+            users.push((user, token));
+        }
+        users
+    }
+
+    /// Registers every user for `auction` and confirms its deposit, through the engine.
+    pub async fn register_all(&self, auction: &str, users: &[(achex_store::User, String)]) {
+        use achex_bidding_engine::Command;
+        use achex_bidding_engine::engine::Request;
+        let id: achex_core::AuctionId = auction.parse().expect("auction id");
+        for (user, _) in users {
+            let register = Command::Register { bidder: user.id, organization: user.organization_id };
+            self.state.engine.submit(id, Request::new(register)).await.expect("register");
+            let confirm = Command::ConfirmDeposit { bidder: user.id };
+            self.state.engine.submit(id, Request::new(confirm)).await.expect("confirm");
+        }
     }
 
     /// Signs in again, e.g. after moving the clock past the access token's lifetime.

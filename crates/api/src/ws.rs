@@ -34,6 +34,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const OUTBOX_CAPACITY: usize = 1_024;
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a single frame may take to hand to the socket before the peer counts as too slow.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bids one connection may have in flight at once.
 const BIDS_IN_FLIGHT: usize = 16;
 /// Topics one connection may watch.
@@ -203,7 +205,7 @@ async fn run(
     let (slow_tx, mut slow_rx) = mpsc::channel::<()>(1);
     let mut topics: HashMap<AuctionId, tokio::task::JoinHandle<()>> = HashMap::new();
     let bids = Arc::new(Semaphore::new(BIDS_IN_FLIGHT));
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = tokio::time::Instant::now();
 
     let shutdown = loop {
@@ -211,7 +213,13 @@ async fn run(
             biased;
             _ = slow_rx.recv() => break Shutdown::Slow,
             Some(text) = outbox.recv() => {
-                if session.text(text.to_string()).await.is_err() { break Shutdown::Normal; }
+                // A peer that stops reading fills the socket buffer and this write waits; it must
+                // not wait forever, or the slow-consumer signal could never be acted on.
+                tokio::select! {
+                    sent = session.text(text.to_string()) => if sent.is_err() { break Shutdown::Normal; },
+                    _ = slow_rx.recv() => break Shutdown::Slow,
+                    _ = tokio::time::sleep(WRITE_TIMEOUT) => break Shutdown::Slow,
+                }
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > PEER_TIMEOUT || session.ping(b"").await.is_err() { break Shutdown::Normal; }

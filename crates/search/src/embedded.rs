@@ -60,6 +60,11 @@ pub struct Ranking {
     pub fuzzy: f32,
     /// Multiplier for synonym phrases.
     pub synonym: f32,
+    /// Bonus for two adjacent query words found close together (within `proximity_slop`).
+    pub proximity: f32,
+    pub proximity_slop: u32,
+    /// Experiment: scales average field lengths (weaker length normalisation when > 1).
+    pub length_scale: f32,
     /// Latin words shorter than this (in characters) get no typo expansion.
     pub fuzzy_min_chars: usize,
     /// At most this many words of one query get typo expansions (long queries have redundancy
@@ -82,6 +87,9 @@ impl Default for Ranking {
             subword: 0.3,
             fuzzy: 0.3,
             synonym: 0.7,
+            proximity: 0.0,
+            proximity_slop: 3,
+            length_scale: 1.0,
             fuzzy_min_chars: 5,
             fuzzy_max_words: 8,
             fuzzy_max_expansions: 3,
@@ -558,6 +566,15 @@ impl Shared {
                 }
             }
         }
+        if r.proximity > 0.0 {
+            for (a, b) in &qa.latin_pairs {
+                for &(f, w) in &text_fields[..3] {
+                    let terms = vec![(0, Term::from_field_text(f, a)), (1, Term::from_field_text(f, b))];
+                    let q = PhraseQuery::new_with_offset_and_slop(terms, r.proximity_slop);
+                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), w * r.proximity))));
+                }
+            }
+        }
         for phrase in &qa.synonyms {
             if let Some(q) = self.phrase_query(phrase) {
                 should.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
@@ -639,7 +656,9 @@ impl Shared {
 
         let top =
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
-        let (top, total, facets) = searcher.search(&*query, &(top, Count, FacetCollector))?;
+        let stats = ScaledStats { searcher: &searcher, scale: self.ranking.length_scale };
+        let (top, total, facets) =
+            searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
 
         let spec = HighlightSpec::from_analysis(&qa, expansions);
         let mut hits = Vec::with_capacity(top.len());
@@ -827,6 +846,24 @@ fn sort_key(
                 })
             }
         }
+    }
+}
+
+struct ScaledStats<'a> {
+    searcher: &'a Searcher,
+    scale: f32,
+}
+
+impl tantivy::query::Bm25StatisticsProvider for ScaledStats<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let n = tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
+        Ok((n as f64 * f64::from(self.scale)) as u64)
+    }
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        tantivy::query::Bm25StatisticsProvider::total_num_docs(self.searcher)
+    }
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        self.searcher.doc_freq(term)
     }
 }
 

@@ -415,8 +415,9 @@ pub(crate) async fn place_bid(
     key: Option<String>,
 ) -> Result<BidAcceptedView, ApiError> {
     if user.role != Role::EnterpriseMember {
-        // The seller's staff get the machine's precise refusal; everyone else may not bid at all.
-        if user.role != Role::InstituteStaff {
+        // The seller's own staff get the machine's precise refusal; everyone else may not bid.
+        let seller = state.store.auction(auction).await?.seller;
+        if user.role != Role::InstituteStaff || user.organization_id != seller {
             return Err(ApiError::forbidden("forbidden_role", "only enterprise members bid"));
         }
     }

@@ -179,8 +179,12 @@ impl Engine {
         answer.await.map_err(|_| EngineError::Unavailable("the lot's owner stopped".into()))
     }
 
-    /// Lets the clock act on every loaded lot (phase changes, closes) and waits until it has.
+    /// Lets the clock act on every open lot (phase changes, closes) and waits until it has. Lots
+    /// nobody has touched since the start are loaded first, so they close on time too.
     pub async fn tick_all(&self) {
+        if let Err(e) = self.recover().await {
+            tracing::warn!(error = %e, "could not load open lots before a tick");
+        }
         let handles: Vec<(AuctionId, LotHandle)> =
             self.lots.lock().await.iter().map(|(id, h)| (*id, h.clone())).collect();
         for (auction, _) in handles {
@@ -188,7 +192,7 @@ impl Engine {
         }
     }
 
-    /// Loads every open lot, e.g. after a restart, so their closes happen on time.
+    /// Loads every open lot not yet loaded, e.g. after a restart, so its close happens on time.
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let open = self.log.open_lots().await.map_err(|e| EngineError::Unavailable(e.to_string()))?;
         for auction in &open {

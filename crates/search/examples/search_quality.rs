@@ -1,0 +1,1 @@
+../../../tests/src/bin/search_quality.rs

@@ -1,0 +1,88 @@
+//! What only the embedded backend promises: it lives in a directory, survives a restart, refuses
+//! an index written with another schema, and batches concurrent writers into shared commits.
+
+use std::sync::Arc;
+
+use achex_core::{LangText, ListingId, OrganizationId};
+use achex_search::*;
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+fn doc(n: u128, title: &str) -> ListingDocument {
+    ListingDocument {
+        listing_id: ListingId::from(Uuid::from_u128(n)),
+        title: LangText::en(title),
+        summary: LangText::zh("测试摘要"),
+        description: LangText::default(),
+        keywords: vec![],
+        kind: "know_how".into(),
+        discipline: "test".into(),
+        trl: 5,
+        transfer_modes: vec!["assignment".into()],
+        institute_id: OrganizationId::from(Uuid::from_u128(7)),
+        institute_name: "测试研究所".into(),
+        region: "北京".into(),
+        price: None,
+        auction: AuctionState::None,
+        auction_ends_at: None,
+        published_at: Utc.timestamp_opt(1_780_000_000 + n as i64, 0).single().expect("valid time"),
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_index_still_has_what_was_written_before() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let index = EmbeddedIndex::open(dir.path()).expect("open");
+        index
+            .upsert(vec![doc(1, "Ceramic membrane reactor"), doc(2, "Solid oxide electrolyser")])
+            .await
+            .expect("upsert");
+        index.delete(vec![ListingId::from(Uuid::from_u128(2))]).await.expect("delete");
+    }
+    let index = EmbeddedIndex::open(dir.path()).expect("reopen");
+    let r = index.search(&SearchQuery::text("membrane")).await.expect("search");
+    assert_eq!(r.hits.iter().map(|h| h.listing_id.as_uuid().as_u128()).collect::<Vec<_>>(), vec![1]);
+    let stats = index.stats().await.expect("stats");
+    assert_eq!(stats.documents, 1);
+    assert!(stats.size_bytes.is_some_and(|b| b > 0));
+}
+
+#[tokio::test]
+async fn an_index_written_with_another_schema_is_refused_rather_than_misread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut builder = tantivy::schema::Schema::builder();
+    builder.add_text_field("something_else", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), builder.build()).expect("foreign index");
+    assert!(matches!(EmbeddedIndex::open(dir.path()), Err(SearchError::SchemaMismatch)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_are_all_applied_and_visible_when_they_return() {
+    let index = Arc::new(EmbeddedIndex::in_memory().expect("index"));
+    let mut tasks = Vec::new();
+    for n in 1..=40u128 {
+        let index = index.clone();
+        tasks.push(tokio::spawn(async move {
+            index.upsert(vec![doc(n, &format!("Listing number {n} about sensors"))]).await.expect("upsert");
+            // Read-your-write: this writer's own listing is searchable as soon as upsert returns.
+            let r = index.search(&SearchQuery::text(format!("number {n}"))).await.expect("search");
+            assert!(r.hits.iter().any(|h| h.listing_id.as_uuid().as_u128() == n), "listing {n} not visible");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert_eq!(index.stats().await.expect("stats").documents, 40);
+}
+
+#[tokio::test]
+async fn the_blocking_search_gives_the_same_answer_as_the_async_one() {
+    let index = EmbeddedIndex::in_memory().expect("index");
+    index.upsert((1..=5).map(|n| doc(n, "Graphene heat spreader")).collect()).await.expect("upsert");
+    let q = SearchQuery::text("graphene");
+    let a = index.search(&q).await.expect("async");
+    let b = index.search_blocking(&q).expect("blocking");
+    assert_eq!(a.hits, b.hits);
+    assert_eq!(a.total, 5);
+}
