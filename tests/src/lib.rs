@@ -86,7 +86,7 @@ static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();
 
 /// A fresh PostgreSQL database for one test, named `achex_t_<uuid>`. Databases left by an earlier
 /// run (over an hour old) are dropped once per test process, before the first new one is made.
-async fn fresh_postgres_database(admin_url: &str) -> String {
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
     let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL must reach PostgreSQL");
     STALE_DATABASES_DROPPED
         .get_or_init(|| async {

@@ -854,10 +854,29 @@ struct ScaledStats<'a> {
     scale: f32,
 }
 
+impl ScaledStats<'_> {
+    fn docs_with(&self, field: Field) -> u64 {
+        let mut n = 0u64;
+        for seg in self.searcher.segment_readers() {
+            if let Ok(r) = seg.get_fieldnorms_reader(field) {
+                n += (0..seg.max_doc()).filter(|&d| r.fieldnorm_id(d) > 0).count() as u64;
+            }
+        }
+        n
+    }
+}
+
 impl tantivy::query::Bm25StatisticsProvider for ScaledStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
         let n = tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
-        Ok((n as f64 * f64::from(self.scale)) as u64)
+        let docs = tantivy::query::Bm25StatisticsProvider::total_num_docs(self.searcher)?;
+        let with = self.docs_with(field);
+        let lucene = if self.scale < 0.0 && with > 0 {
+            n as f64 * docs as f64 / with as f64
+        } else {
+            n as f64 * f64::from(self.scale.abs())
+        };
+        Ok(lucene as u64)
     }
     fn total_num_docs(&self) -> tantivy::Result<u64> {
         tantivy::query::Bm25StatisticsProvider::total_num_docs(self.searcher)
