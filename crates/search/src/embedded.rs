@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -22,8 +22,8 @@ use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
-    TermQuery,
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
@@ -60,11 +60,6 @@ pub struct Ranking {
     pub fuzzy: f32,
     /// Multiplier for synonym phrases.
     pub synonym: f32,
-    /// Bonus for two adjacent query words found close together (within `proximity_slop`).
-    pub proximity: f32,
-    pub proximity_slop: u32,
-    /// Experiment: scales average field lengths (weaker length normalisation when > 1).
-    pub length_scale: f32,
     /// Latin words shorter than this (in characters) get no typo expansion.
     pub fuzzy_min_chars: usize,
     /// At most this many words of one query get typo expansions (long queries have redundancy
@@ -87,9 +82,6 @@ impl Default for Ranking {
             subword: 0.3,
             fuzzy: 0.3,
             synonym: 0.7,
-            proximity: 0.0,
-            proximity_slop: 3,
-            length_scale: 1.0,
             fuzzy_min_chars: 5,
             fuzzy_max_words: 8,
             fuzzy_max_expansions: 3,
@@ -216,6 +208,8 @@ struct Shared {
     f: Fields,
     ranking: Ranking,
     dir: Option<PathBuf>,
+    /// Per searcher generation: how many documents have each text field (for BM25).
+    field_counts: Mutex<Option<(u64, Arc<HashMap<Field, u64>>)>>,
 }
 
 /// The embedded tantivy backend. Cheap to share behind an `Arc`; dropping it finishes pending
@@ -273,7 +267,7 @@ impl EmbeddedIndex {
             .spawn(move || writer_loop(writer, thread_reader, f, rx))
             .map_err(SearchError::backend)?;
         Ok(EmbeddedIndex {
-            shared: Arc::new(Shared { reader, f, ranking: options.ranking, dir }),
+            shared: Arc::new(Shared { reader, f, ranking: options.ranking, dir, field_counts: Mutex::new(None) }),
             tx: Some(tx),
             writer_thread: Some(writer_thread),
         })
@@ -459,6 +453,31 @@ impl Shared {
         ]
     }
 
+    /// Counted once per searcher generation (one pass over the field norms, about a millisecond
+    /// per 100k documents) and shared by the queries that use it.
+    fn docs_with_field(&self, searcher: &Searcher) -> Arc<HashMap<Field, u64>> {
+        let generation = searcher.generation().generation_id();
+        let mut cache = self.field_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, counts)) = cache.as_ref()
+            && *g == generation
+        {
+            return counts.clone();
+        }
+        let mut counts = HashMap::new();
+        for (field, _) in self.text_fields().into_iter().chain(self.gram_fields()) {
+            let mut n = 0u64;
+            for segment in searcher.segment_readers() {
+                if let Ok(norms) = segment.get_fieldnorms_reader(field) {
+                    n += (0..segment.max_doc()).filter(|&d| norms.fieldnorm_id(d) > 0).count() as u64;
+                }
+            }
+            counts.insert(field, n);
+        }
+        let counts = Arc::new(counts);
+        *cache = Some((generation, counts.clone()));
+        counts
+    }
+
     fn gram_fields(&self) -> [(Field, f32); 2] {
         [(self.f.title_grams, self.ranking.title_grams), (self.f.body_grams, self.ranking.body_grams)]
     }
@@ -566,15 +585,6 @@ impl Shared {
                 }
             }
         }
-        if r.proximity > 0.0 {
-            for (a, b) in &qa.latin_pairs {
-                for &(f, w) in &text_fields[..3] {
-                    let terms = vec![(0, Term::from_field_text(f, a)), (1, Term::from_field_text(f, b))];
-                    let q = PhraseQuery::new_with_offset_and_slop(terms, r.proximity_slop);
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), w * r.proximity))));
-                }
-            }
-        }
         for phrase in &qa.synonyms {
             if let Some(q) = self.phrase_query(phrase) {
                 should.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
@@ -656,16 +666,21 @@ impl Shared {
 
         let top =
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
-        let stats = ScaledStats { searcher: &searcher, scale: self.ranking.length_scale };
+        let docs_with_field = self.docs_with_field(&searcher);
+        let stats = FieldLengthStats { searcher: &searcher, docs_with_field: &docs_with_field };
         let (top, total, facets) =
             searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
 
+        let t_search = started.elapsed();
         let spec = HighlightSpec::from_analysis(&qa, expansions);
         let mut hits = Vec::with_capacity(top.len());
         for ((_, score), addr) in top {
             let d = self.stored_document(&searcher, addr)?;
             let highlights = build_highlights(&spec, &d, q.filters.lang);
             hits.push(Hit { listing_id: d.listing_id, score, highlights });
+        }
+        if std::env::var_os("ACHEX_SEARCH_TIMING").is_some() {
+            eprintln!("TIMING search {:?} total {:?}", t_search, started.elapsed());
         }
         Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
     }
@@ -849,38 +864,30 @@ fn sort_key(
     }
 }
 
-struct ScaledStats<'a> {
+/// BM25 statistics with Lucene's average field length: tokens divided by the documents that
+/// have the field, not by all documents. Tantivy divides by all documents, which makes the
+/// average of a sometimes-empty field (description, summary, keywords) too small and penalises
+/// every listing that does fill it in.
+struct FieldLengthStats<'a> {
     searcher: &'a Searcher,
-    scale: f32,
+    docs_with_field: &'a HashMap<Field, u64>,
 }
 
-impl ScaledStats<'_> {
-    fn docs_with(&self, field: Field) -> u64 {
-        let mut n = 0u64;
-        for seg in self.searcher.segment_readers() {
-            if let Ok(r) = seg.get_fieldnorms_reader(field) {
-                n += (0..seg.max_doc()).filter(|&d| r.fieldnorm_id(d) > 0).count() as u64;
-            }
-        }
-        n
-    }
-}
-
-impl tantivy::query::Bm25StatisticsProvider for ScaledStats<'_> {
+impl Bm25StatisticsProvider for FieldLengthStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let n = tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
-        let docs = tantivy::query::Bm25StatisticsProvider::total_num_docs(self.searcher)?;
-        let with = self.docs_with(field);
-        let lucene = if self.scale < 0.0 && with > 0 {
-            n as f64 * docs as f64 / with as f64
-        } else {
-            n as f64 * f64::from(self.scale.abs())
-        };
-        Ok(lucene as u64)
+        let tokens = Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
+        let docs = Bm25StatisticsProvider::total_num_docs(self.searcher)?;
+        Ok(match self.docs_with_field.get(&field) {
+            // Scaled so that tantivy's `tokens / all docs` comes out as `tokens / docs with field`.
+            Some(&with) if with > 0 => (tokens as f64 * docs as f64 / with as f64).round() as u64,
+            _ => tokens,
+        })
     }
+
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        tantivy::query::Bm25StatisticsProvider::total_num_docs(self.searcher)
+        Bm25StatisticsProvider::total_num_docs(self.searcher)
     }
+
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
         self.searcher.doc_freq(term)
     }

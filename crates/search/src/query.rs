@@ -50,8 +50,6 @@ pub(crate) struct QueryAnalysis {
     pub synonyms: Vec<Phrase>,
     /// Raw CJK text of the phrases and synonyms, for highlighting.
     pub cjk_literals: Vec<String>,
-    /// Adjacent content words of the free text (stopwords skipped), for the proximity bonus.
-    pub latin_pairs: Vec<(String, String)>,
 }
 
 impl QueryAnalysis {
@@ -207,26 +205,6 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
             }
         }
         stem_seq.push(None);
-    }
-
-    let mut previous: Option<&str> = None;
-    for item in &stem_seq {
-        match item {
-            None => previous = None,
-            Some(stem) => {
-                let stop = latin_all.iter().any(|t| &t.stem == stem && analysis::is_stopword(&t.normalized));
-                if stop {
-                    continue;
-                }
-                if let Some(p) = previous
-                    && p != stem
-                    && !qa.latin_pairs.iter().any(|(a, b)| a == p && b == stem)
-                {
-                    qa.latin_pairs.push((p.to_string(), stem.clone()));
-                }
-                previous = Some(stem);
-            }
-        }
     }
 
     let has_content_word = latin_all.iter().any(|t| !analysis::is_stopword(&t.normalized));

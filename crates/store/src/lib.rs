@@ -11,6 +11,7 @@ mod connection;
 mod entity;
 mod error;
 mod listings;
+mod probe;
 mod tokens;
 
 pub use accounts::{NewOrganization, NewUser, Organization, User};

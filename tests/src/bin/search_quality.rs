@@ -32,11 +32,14 @@ use serde_json::Value;
 struct Args {
     collections: Vec<PathBuf>,
     overrides: Vec<(String, f32)>,
+    /// Print the queries whose first relevant document is not ranked first.
+    misses: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut collections = Vec::new();
     let mut overrides = Vec::new();
+    let mut misses = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -46,8 +49,9 @@ fn parse_args() -> Result<Args> {
                 let (k, v) = kv.split_once('=').context("--set needs name=value")?;
                 overrides.push((k.to_string(), v.parse().context("--set value must be a number")?));
             }
+            "--misses" => misses = true,
             "-h" | "--help" => {
-                println!("search-quality [--collection DIR]... [--set WEIGHT=VALUE]...");
+                println!("search-quality [--collection DIR]... [--set WEIGHT=VALUE]... [--misses]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -64,7 +68,7 @@ fn parse_args() -> Result<Args> {
         found.sort();
         collections = found;
     }
-    Ok(Args { collections, overrides })
+    Ok(Args { collections, overrides, misses })
 }
 
 fn shared_data() -> PathBuf {
@@ -85,9 +89,6 @@ fn apply_override(r: &mut Ranking, name: &str, v: f32) -> Result<()> {
         "subword" => r.subword = v,
         "fuzzy" => r.fuzzy = v,
         "synonym" => r.synonym = v,
-        "proximity" => r.proximity = v,
-        "length_scale" => r.length_scale = v,
-        "proximity_slop" => r.proximity_slop = v as u32,
         "fuzzy_min_chars" => r.fuzzy_min_chars = v as usize,
         "fuzzy_max_words" => r.fuzzy_max_words = v as usize,
         "fuzzy_max_expansions" => r.fuzzy_max_expansions = v as usize,
@@ -255,7 +256,7 @@ struct Report {
     index_secs: f64,
 }
 
-async fn run_collection(dir: &Path, ranking: Ranking) -> Result<Report> {
+async fn run_collection(dir: &Path, ranking: Ranking, misses: bool) -> Result<Report> {
     let readme: Value = std::fs::read_to_string(dir.join("README.json"))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -306,6 +307,20 @@ async fn run_collection(dir: &Path, ranking: Ranking) -> Result<Report> {
             scores.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             let ranked: Vec<String> = res.hits.iter().filter_map(|h| by_listing.get(&h.listing_id).cloned()).collect();
             evaluate(&ranked, &qrels[&q.id], &mut scores);
+            if misses {
+                let judged = &qrels[&q.id];
+                let first = ranked.iter().position(|d| judged.get(d).is_some_and(|g| *g > 0.0));
+                if first != Some(0) {
+                    let best: Vec<&String> = judged.iter().filter(|(_, g)| **g > 0.0).map(|(d, _)| d).take(3).collect();
+                    println!(
+                        "miss {} rank {:?} relevant {best:?} top {:?}: {}",
+                        q.id,
+                        first.map(|r| r + 1),
+                        ranked.first(),
+                        q.text
+                    );
+                }
+            }
             evaluated += 1;
         }
     }
@@ -346,7 +361,7 @@ async fn main() -> Result<()> {
     );
     let mut all_pass = true;
     for dir in &args.collections {
-        let r = match run_collection(dir, ranking).await {
+        let r = match run_collection(dir, ranking, args.misses).await {
             Ok(r) => r,
             Err(e) => {
                 println!("{:<18} failed: {e:#}", dir.display());

@@ -46,6 +46,7 @@ struct Lot {
     log: Arc<dyn AuctionLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    stats: Arc<super::EngineStats>,
 }
 
 /// A request applied in memory, waiting for its batch to become durable.
@@ -60,6 +61,7 @@ pub(super) fn spawn(
     log: Arc<dyn AuctionLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    stats: Arc<super::EngineStats>,
 ) -> Result<LotHandle, EngineError> {
     let (tx, rx) = mpsc::channel(config.queue);
     let (events, _) = broadcast::channel(config.broadcast_capacity);
@@ -74,6 +76,7 @@ pub(super) fn spawn(
         log,
         clock,
         config,
+        stats,
     };
     lot.adopt(&stored);
     tokio::spawn(lot.run(rx));
@@ -237,6 +240,9 @@ impl Lot {
             };
             match self.log.append(self.auction_id, &batch).await {
                 Ok(()) => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    self.stats.appends.fetch_add(1, Relaxed);
+                    self.stats.commands.fetch_add(batch.entries.len() as u64, Relaxed);
                     self.finish(pending, batch.entries, batch.idempotency);
                     return;
                 }

@@ -104,7 +104,15 @@ impl Default for EngineConfig {
     }
 }
 
+/// Counters for benchmarks and metrics: how many group commits carried how many commands.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub appends: std::sync::atomic::AtomicU64,
+    pub commands: std::sync::atomic::AtomicU64,
+}
+
 pub struct Engine {
+    stats: Arc<EngineStats>,
     log: Arc<dyn AuctionLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -119,7 +127,11 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     pub fn new(log: Arc<dyn AuctionLog>, clock: Arc<dyn Clock>, config: EngineConfig) -> Arc<Engine> {
-        Arc::new(Engine { log, clock, config, lots: Mutex::new(HashMap::new()) })
+        Arc::new(Engine { stats: Arc::default(), log, clock, config, lots: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     /// The owner of `auction`, loading it from the log on first use.
@@ -135,7 +147,7 @@ impl Engine {
             Err(LogError::NotFound) => return Err(EngineError::NotFound),
             Err(e) => return Err(EngineError::Unavailable(e.to_string())),
         };
-        let handle = lot::spawn(stored, self.log.clone(), self.clock.clone(), self.config.clone())?;
+        let handle = lot::spawn(stored, self.log.clone(), self.clock.clone(), self.config.clone(), self.stats.clone())?;
         lots.insert(auction, handle.clone());
         Ok(handle)
     }

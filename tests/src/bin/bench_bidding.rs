@@ -1,0 +1,382 @@
+//! `cargo run --release -p achex-tests --bin bench-bidding [-- --quick]`
+//!
+//! Prints, for SQLite (a fresh file) and, when `TEST_DATABASE_URL` is set or PostgreSQL answers on
+//! 127.0.0.1:5432, for PostgreSQL — every figure beside a baseline measured in the same run:
+//! 1. the database's own durable one-row-per-transaction commit rate (the baseline), then durable
+//!    acknowledged bids/s through the engine on one hot lot and across 100 lots, with bids per
+//!    commit (group commit);
+//! 2. acknowledgement latency p50/p99 at a fixed open-loop rate of 1,000 bids/s (latency counted
+//!    from each bid's scheduled time, so a stall is not hidden: no coordinated omission), beside
+//!    the database's fsync p99;
+//! 3. time from acceptance to the last of N websocket watchers (1,000 and 4,000), beside a raw broadcast of the same
+//!    pre-encoded frame to N plain websocket clients;
+//! 4. the in-memory machine's throughput on one core.
+
+use achex_bidding_engine::engine::{Answer, Engine, EngineConfig, LotRecord, Request};
+use achex_bidding_engine::{Auction, AuctionConfig, Command, Format, Increment};
+use achex_core::{AuctionId, Money, OrganizationId, SystemClock, UserId};
+use achex_store::Store;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn sealed_config(seller: OrganizationId) -> AuctionConfig {
+    let now = chrono::Utc::now();
+    AuctionConfig {
+        format: Format::SealedFirstPrice,
+        seller,
+        starting_price: Money::cny(100_000),
+        increment: None,
+        reserve_price: None,
+        deposit: Money::cny(0),
+        starts_at: now - chrono::Duration::minutes(1),
+        ends_at: now + chrono::Duration::hours(6),
+        free_quote_until: None,
+        extension: None,
+        dutch: None,
+    }
+}
+
+/// A lot of a real (stored) listing and its registered bidders (deposit 0: registration is enough).
+async fn lot(store: &Store, engine: &Engine, bidders: usize) -> (AuctionId, Vec<(UserId, OrganizationId)>) {
+    let now = chrono::Utc::now();
+    let (org, staff) = store
+        .create_organization_with_user(
+            achex_store::NewOrganization {
+                name: "Bench Institute".into(),
+                kind: achex_core::OrganizationKind::Institute,
+                invite_code: format!("bench-{}", uuid::Uuid::now_v7().simple()),
+                verified: true,
+            },
+            achex_store::NewUser {
+                email: format!("bench-{}@example.org", uuid::Uuid::now_v7().simple()),
+                display_name: "Bench".into(),
+                password_hash: "x".into(),
+                role: achex_core::Role::InstituteStaff,
+                language: achex_core::Lang::En,
+            },
+            now,
+        )
+        .await
+        .expect("institute");
+    let content: achex_listing::ListingContent = serde_json::from_value(achex_tests::valid_listing()).expect("content");
+    let (listing, entry) = achex_listing::Listing::new_draft(org.id, staff.id, content, now);
+    store.insert_listing(&listing, &entry).await.expect("listing");
+    let config = sealed_config(org.id);
+    let record = LotRecord { auction: AuctionId::new(), listing: listing.id, config: config.clone() };
+    let initial = Auction::new(config).expect("valid config").public_view();
+    store.create_auction(&record, staff.id, &initial, now).await.expect("create lot");
+    let mut people = Vec::new();
+    for _ in 0..bidders {
+        let (user, org) = (UserId::new(), OrganizationId::new());
+        let answer =
+            engine.submit(record.auction, Request::new(Command::Register { bidder: user, organization: org })).await;
+        assert!(matches!(answer, Ok(Answer::Accepted(_))), "{answer:?}");
+        people.push((user, org));
+    }
+    (record.auction, people)
+}
+
+/// Every bidder revises its sealed bid upwards as fast as it can: each bid is accepted and
+/// durable before its acknowledgement. Returns (acknowledged bids, elapsed).
+async fn hammer(
+    engine: Arc<Engine>,
+    lots: Vec<(AuctionId, Vec<(UserId, OrganizationId)>)>,
+    per_bidder: usize,
+) -> (usize, Duration) {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (auction, people) in lots {
+        for (user, org) in people {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut acknowledged = 0;
+                for i in 0..per_bidder {
+                    let amount = Money::cny(100_000 + i as i64 * 100);
+                    let command = Command::PlaceBid { bidder: user, organization: org, amount, max_amount: None };
+                    if let Ok(Answer::Accepted(_)) = engine.submit(auction, Request::new(command)).await {
+                        acknowledged += 1;
+                    }
+                }
+                acknowledged
+            }));
+        }
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("bidder task");
+    }
+    (total, started.elapsed())
+}
+
+async fn bench_database(name: &str, url: &str, quick: bool) {
+    println!("\n== {name} ==");
+    let store = Store::connect(url, 8).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let probe_rows = if quick { 200 } else { 1_000 };
+    let mut commits = store.durable_commit_probe(probe_rows).await.expect("probe");
+    let baseline_rate = probe_rows as f64 / commits.iter().sum::<Duration>().as_secs_f64();
+    commits.sort();
+    let fsync_p99 = percentile(&commits, 99.0);
+    println!(
+        "baseline: durable one-row commits      {baseline_rate:>10.0} /s   (commit p50 {}, p99 {})",
+        ms(percentile(&commits, 50.0)),
+        ms(fsync_p99)
+    );
+
+    let engine = Engine::new(Arc::new(store.clone()), Arc::new(SystemClock), EngineConfig::default());
+    let per_bidder = if quick { 20 } else { 100 };
+    let hot = lot(&store, &engine, 200).await;
+    use std::sync::atomic::Ordering::Relaxed;
+    let appends_before = engine.stats().appends.load(Relaxed);
+    let (bids, elapsed) = hammer(engine.clone(), vec![hot.clone()], per_bidder).await;
+    let rate = bids as f64 / elapsed.as_secs_f64();
+    let commits_used = engine.stats().appends.load(Relaxed) - appends_before;
+    println!(
+        "hot lot: durable acknowledged bids      {rate:>10.0} /s   = {:.1}x baseline   ({bids} bids, {:.1} bids per commit)",
+        rate / baseline_rate,
+        bids as f64 / commits_used.max(1) as f64
+    );
+
+    let mut lots = Vec::new();
+    for _ in 0..100 {
+        lots.push(lot(&store, &engine, 4).await);
+    }
+    let (bids, elapsed) = hammer(engine.clone(), lots, per_bidder / 2).await;
+    let rate = bids as f64 / elapsed.as_secs_f64();
+    println!(
+        "100 lots: durable acknowledged bids     {rate:>10.0} /s   = {:.1}x baseline   ({bids} bids)",
+        rate / baseline_rate
+    );
+
+    // Open loop: bids are scheduled every millisecond whatever happened to the previous ones.
+    let (auction, people) = lot(&store, &engine, 50).await;
+    let total = if quick { 1_000 } else { 5_000 };
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let engine = engine.clone();
+        let (user, org) = people[i % people.len()];
+        let scheduled = start + Duration::from_micros(i as u64 * 1_000);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(scheduled).await;
+            let amount = Money::cny(100_000 + i as i64 * 100);
+            let command = Command::PlaceBid { bidder: user, organization: org, amount, max_amount: None };
+            let answer = engine.submit(auction, Request::new(command)).await;
+            assert!(matches!(answer, Ok(Answer::Accepted(_))), "{answer:?}");
+            tokio::time::Instant::now() - scheduled
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for task in tasks {
+        latencies.push(task.await.expect("bid"));
+    }
+    latencies.sort();
+    let p99 = percentile(&latencies, 99.0);
+    println!(
+        "open loop 1,000 bids/s: ack p50 {}  p99 {}   = {:.2}x the fsync p99 ({})",
+        ms(percentile(&latencies, 50.0)),
+        ms(p99),
+        p99.as_secs_f64() / fsync_p99.as_secs_f64(),
+        ms(fsync_p99)
+    );
+}
+
+/// Time from a bid's acceptance to its arrival at the last of `n` achex watchers, and the same for
+/// a plain broadcast of one pre-encoded frame to `n` websocket clients.
+async fn bench_fanout(n: usize, rounds: usize) {
+    use achex_server::{Application, Settings, build_state, open_store};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::defaults();
+    settings.server.port = 0;
+    settings.data.dir = dir.path().to_path_buf();
+    let store = open_store(&settings).await.expect("store");
+    let state = build_state(&settings, store.clone(), Arc::new(SystemClock)).await.expect("state");
+    let app = Application::build(&settings, state).expect("server");
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let (auction, people) = lot(&store, &state.engine, 1).await;
+    let (user, org) = people[0];
+
+    let (arrivals_tx, mut arrivals_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let mut ready = Vec::new();
+    for _ in 0..n {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(achex_tests::storm::ws_config()), false)
+                .await
+                .expect("connect");
+        let subscribe = serde_json::json!({"type": "subscribe", "topic": format!("auction:{auction}")});
+        ws.send(Message::text(subscribe.to_string())).await.expect("subscribe");
+        let tx = arrivals_tx.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tokio::spawn(async move {
+            let mut ready_tx = Some(ready_tx);
+            while let Some(Ok(frame)) = ws.next().await {
+                let Ok(text) = frame.to_text() else { continue };
+                let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+                if value["type"] == "snapshot" {
+                    if let Some(r) = ready_tx.take() {
+                        let _ = r.send(());
+                    }
+                } else if value["type"] == "bid_accepted" {
+                    let _ = tx.send((value["seq"].as_u64().unwrap_or(0), Instant::now()));
+                }
+            }
+        });
+    }
+    for r in ready {
+        let _ = r.await;
+    }
+    let mut achex_times = Vec::new();
+    for round in 0..rounds {
+        let amount = Money::cny(100_000 + round as i64 * 100);
+        let sent = Instant::now();
+        let command = Command::PlaceBid { bidder: user, organization: org, amount, max_amount: None };
+        let Ok(Answer::Accepted(accepted)) = state.engine.submit(auction, Request::new(command)).await else {
+            panic!("bid refused")
+        };
+        let seq = accepted.events.last().map(|e| e.seq).unwrap_or(0);
+        let mut last = sent;
+        let mut got = 0;
+        while got < n {
+            let (s, at) = arrivals_rx.recv().await.expect("arrival");
+            if s == seq {
+                got += 1;
+                last = last.max(at);
+            }
+        }
+        achex_times.push(last - sent);
+    }
+
+    // The baseline: a bare websocket server writing one pre-encoded frame to every client.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (frames_tx, _) = tokio::sync::broadcast::channel::<Message>(64);
+    let accept_tx = frames_tx.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let mut rx = accept_tx.subscribe();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else { return };
+                while let Ok(frame) = rx.recv().await {
+                    if ws.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    for _ in 0..n {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(
+            format!("ws://127.0.0.1:{port}"),
+            Some(achex_tests::storm::ws_config()),
+            false,
+        )
+        .await
+        .expect("connect raw");
+        let tx = raw_tx.clone();
+        tokio::spawn(async move {
+            let mut ws = ws;
+            while let Some(Ok(_)) = ws.next().await {
+                let _ = tx.send(Instant::now());
+            }
+        });
+    }
+    while frames_tx.receiver_count() < n {
+        tokio::task::yield_now().await;
+    }
+    let frame = Message::text(format!("{{\"type\":\"bid_accepted\",\"seq\":1,\"pad\":\"{}\"}}", "x".repeat(300)));
+    let mut raw_times = Vec::new();
+    for _ in 0..rounds {
+        let sent = Instant::now();
+        frames_tx.send(frame.clone()).expect("broadcast");
+        let mut last = sent;
+        for _ in 0..n {
+            last = last.max(raw_rx.recv().await.expect("raw arrival"));
+        }
+        raw_times.push(last - sent);
+    }
+    achex_times.sort();
+    raw_times.sort();
+    println!(
+        "fan-out to {n:>5} watchers: achex p50 {} p99 {}   raw broadcast p50 {} p99 {}   = {:.2}x (p50)",
+        ms(percentile(&achex_times, 50.0)),
+        ms(percentile(&achex_times, 99.0)),
+        ms(percentile(&raw_times, 50.0)),
+        ms(percentile(&raw_times, 99.0)),
+        percentile(&achex_times, 50.0).as_secs_f64() / percentile(&raw_times, 50.0).as_secs_f64()
+    );
+}
+
+fn bench_machine(quick: bool) {
+    let mut config = sealed_config(OrganizationId::new());
+    config.format = Format::English;
+    config.increment = Some(Increment::Fixed(Money::cny(100)));
+    let mut auction = Auction::new(config).expect("config");
+    let now = chrono::Utc::now();
+    let a = (UserId::new(), OrganizationId::new());
+    let b = (UserId::new(), OrganizationId::new());
+    for (user, org) in [a, b] {
+        auction.apply_in_place(Command::Register { bidder: user, organization: org }, now).expect("register");
+    }
+    let n = if quick { 200_000 } else { 2_000_000 };
+    let started = Instant::now();
+    for i in 0..n {
+        let (user, org) = if i % 2 == 0 { a } else { b };
+        let amount = Money::cny(100_000 + i as i64 * 100);
+        auction
+            .apply_in_place(Command::PlaceBid { bidder: user, organization: org, amount, max_amount: None }, now)
+            .expect("alternating raises are valid");
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    println!("\nin-memory machine: {rate:>12.0} English bids/s on one core ({n} alternating raises)");
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    println!(
+        "bench-bidding: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if quick { "quick" } else { "full" }
+    );
+    bench_machine(quick);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+    bench_database("SQLite (WAL, synchronous=FULL)", &sqlite, quick).await;
+    let pg = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => std::net::TcpStream::connect("127.0.0.1:5432")
+            .ok()
+            .map(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+    };
+    if let Some(url) = pg {
+        let fresh = achex_tests::fresh_postgres_database(&url).await;
+        bench_database("PostgreSQL (synchronous_commit=on)", &fresh, quick).await;
+    }
+    println!();
+    let rounds = if quick { 5 } else { 30 };
+    bench_fanout(1_000, rounds).await;
+    if !quick {
+        // Each watcher costs two descriptors in this one process (client and server side), for
+        // achex and again for the baseline; the hard limit here is 20,000 descriptors, so 4,000
+        // watchers is the largest round number that fits both.
+        bench_fanout(4_000, 10).await;
+    }
+}
