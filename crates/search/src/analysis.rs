@@ -328,6 +328,15 @@ pub(crate) fn is_stopword(normalized: &str) -> bool {
     STOPWORDS.binary_search(&normalized).is_ok()
 }
 
+/// Single-character Chinese function words: dropped from free-text queries that have other
+/// words (like English stopwords), kept in the index.
+pub(crate) fn is_cjk_stopword(word: &str) -> bool {
+    let mut chars = word.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if CJK_STOPWORDS.contains(c))
+}
+
+pub(crate) const CJK_STOPWORDS: &str = "的了和与及或对在是为之其等把被从向以于由将而并且也都就这那着过得地所";
+
 /// Sorted (binary search).
 pub(crate) const STOPWORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at",

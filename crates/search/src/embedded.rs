@@ -28,18 +28,20 @@ use tantivy::query::{
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
+use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
-    DocAddress, DocId, Index, IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader,
-    TantivyDocument, TantivyError, Term,
+    DocAddress, DocId, Index, IndexBuilder, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentReader, TantivyDocument, TantivyError, Term,
 };
 use tokio::sync::oneshot;
 
 use crate::SearchIndex;
 use crate::analysis::{self, BilingualTokenizer, CjkBigramTokenizer, GRAMS_TOKENIZER, TEXT_TOKENIZER, WordStemmer};
+use crate::coord::CoordQuery;
 use crate::highlight::{HighlightSpec, best_version, build_highlights, render};
 use crate::model::*;
-use crate::query::{Phrase, PhrasePart, QueryAnalysis, analyze_query};
+use crate::query::{Phrase, PhrasePart, QueryAnalysis, SynonymKey, analyze_query};
 
 /// Field weights and expansion boosts. The defaults are the product's ranking, tuned on the
 /// test collections as a whole (see the crate README); the quality tool reports them.
@@ -52,7 +54,7 @@ pub struct Ranking {
     pub institute: f32,
     /// CJK bigrams of the title.
     pub title_grams: f32,
-    /// CJK bigrams of summary, description and keywords.
+    /// CJK bigrams of summary, description, keywords and institute name.
     pub body_grams: f32,
     /// Multiplier for jieba search-mode sub-words (智能 inside 人工智能).
     pub subword: f32,
@@ -60,6 +62,11 @@ pub struct Ranking {
     pub fuzzy: f32,
     /// Multiplier for synonym phrases.
     pub synonym: f32,
+    /// Strength of the reward for matching more of the query's words (0 = plain BM25 sum).
+    pub coordination: f32,
+    /// Queries with more words than this get no coordination: a long, verbose query says the
+    /// same thing several ways and no single listing is expected to contain all of it.
+    pub coordination_max_words: usize,
     /// Latin words shorter than this (in characters) get no typo expansion.
     pub fuzzy_min_chars: usize,
     /// At most this many words of one query get typo expansions (long queries have redundancy
@@ -72,16 +79,18 @@ pub struct Ranking {
 impl Default for Ranking {
     fn default() -> Self {
         Ranking {
-            title: 2.0,
-            summary: 1.5,
+            title: 1.0,
+            summary: 1.0,
             description: 1.0,
-            keywords: 1.5,
+            keywords: 1.0,
             institute: 0.5,
             title_grams: 0.6,
-            body_grams: 0.3,
+            body_grams: 0.5,
             subword: 0.3,
             fuzzy: 0.3,
             synonym: 0.7,
+            coordination: 1.0,
+            coordination_max_words: 6,
             fuzzy_min_chars: 5,
             fuzzy_max_words: 8,
             fuzzy_max_expansions: 3,
@@ -181,6 +190,12 @@ fn build_schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
+/// Stored documents are compressed with zstd: listing text (Chinese especially) shrinks about
+/// twice as much as with tantivy's default lz4, for a few microseconds more per fetched hit.
+fn settings() -> IndexSettings {
+    IndexSettings { docstore_compression: Compressor::Zstd(ZstdCompressor::default()), ..IndexSettings::default() }
+}
+
 fn tokenizers() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(TEXT_TOKENIZER, BilingualTokenizer::default());
@@ -192,6 +207,7 @@ enum WriteOp {
     Upsert(Vec<ListingDocument>),
     Delete(Vec<ListingId>),
     Clear,
+    Compact,
 }
 
 struct WriteRequest {
@@ -203,13 +219,16 @@ struct WriteRequest {
 #[error("{0}")]
 struct Message(String);
 
+/// (searcher generation, documents having each text field)
+type FieldCounts = (u64, Arc<HashMap<Field, u64>>);
+
 struct Shared {
     reader: IndexReader,
     f: Fields,
     ranking: Ranking,
     dir: Option<PathBuf>,
     /// Per searcher generation: how many documents have each text field (for BM25).
-    field_counts: Mutex<Option<(u64, Arc<HashMap<Field, u64>>)>>,
+    field_counts: Mutex<Option<FieldCounts>>,
 }
 
 /// The embedded tantivy backend. Cheap to share behind an `Arc`; dropping it finishes pending
@@ -231,12 +250,15 @@ impl EmbeddedIndex {
         std::fs::create_dir_all(dir).map_err(SearchError::backend)?;
         let directory = MmapDirectory::open(dir).map_err(SearchError::backend)?;
         let (schema, f) = build_schema();
-        let index = IndexBuilder::new().schema(schema).tokenizers(tokenizers()).open_or_create(directory).map_err(
-            |e| match e {
+        let index = IndexBuilder::new()
+            .schema(schema)
+            .settings(settings())
+            .tokenizers(tokenizers())
+            .open_or_create(directory)
+            .map_err(|e| match e {
                 TantivyError::SchemaError(_) => SearchError::SchemaMismatch,
                 e => SearchError::from(e),
-            },
-        )?;
+            })?;
         Self::start(index, f, options, Some(dir.to_path_buf()))
     }
 
@@ -251,7 +273,7 @@ impl EmbeddedIndex {
 
     pub fn in_memory_with(options: EmbeddedOptions) -> Result<Self, SearchError> {
         let (schema, f) = build_schema();
-        let index = IndexBuilder::new().schema(schema).tokenizers(tokenizers()).create_in_ram()?;
+        let index = IndexBuilder::new().schema(schema).settings(settings()).tokenizers(tokenizers()).create_in_ram()?;
         Self::start(index, f, options, None)
     }
 
@@ -320,26 +342,60 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let outcomes: Vec<Result<(), SearchError>> = batch.iter().map(|r| apply(&mut writer, &f, &r.op)).collect();
-        let committed = writer.commit().and_then(|_| reader.reload());
-        match committed {
-            Ok(()) => {
-                for (req, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = req.reply.send(outcome);
+        let mut outcomes: Vec<Result<(), SearchError>> = batch.iter().map(|r| apply(&mut writer, &f, &r.op)).collect();
+        if let Err(e) = writer.commit().and_then(|_| reader.reload()) {
+            tracing::error!(error = %e, "search index commit failed; rolling back");
+            let _ = writer.rollback();
+            for req in batch {
+                let _ = req.reply.send(Err(SearchError::backend(Message(format!("commit failed: {e}")))));
+            }
+            continue;
+        }
+        // Compaction runs after the commit, so its failure concerns only who asked for it.
+        if batch.iter().any(|r| matches!(r.op, WriteOp::Compact))
+            && let Err(e) = merge_all(&mut writer).and_then(|_| reader.reload())
+        {
+            tracing::warn!(error = %e, "search index compaction failed");
+            for (req, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+                if matches!(req.op, WriteOp::Compact) {
+                    *outcome = Err(SearchError::backend(Message(format!("compaction failed: {e}"))));
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "search index commit failed; rolling back");
-                let _ = writer.rollback();
-                for req in batch {
-                    let _ = req.reply.send(Err(SearchError::backend(Message(format!("commit failed: {e}")))));
-                }
-            }
+        }
+        for (req, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = req.reply.send(outcome);
         }
     }
     if let Err(e) = writer.wait_merging_threads() {
         tracing::warn!(error = %e, "search index merge did not finish cleanly");
     }
+}
+
+/// Merges every segment into one and deletes the files the merge made obsolete.
+///
+/// Tantivy's own merge policy keeps merging in the background; when one of its merges takes a
+/// segment we listed, ours is refused, so we list again after a short pause (on this dedicated
+/// writer thread) until one segment is left.
+fn merge_all(writer: &mut IndexWriter<TantivyDocument>) -> tantivy::Result<()> {
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+    const ATTEMPTS: u32 = 3_000; // a minute of background merging
+    let mut attempt = 0;
+    loop {
+        let ids = writer.index().searchable_segment_ids()?;
+        if ids.len() <= 1 {
+            break;
+        }
+        match writer.merge(&ids).wait() {
+            Ok(_) => {}
+            Err(_) if attempt < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(PAUSE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    writer.garbage_collect_files().wait()?;
+    Ok(())
 }
 
 fn apply(writer: &mut IndexWriter<TantivyDocument>, f: &Fields, op: &WriteOp) -> Result<(), SearchError> {
@@ -358,6 +414,8 @@ fn apply(writer: &mut IndexWriter<TantivyDocument>, f: &Fields, op: &WriteOp) ->
         WriteOp::Clear => {
             writer.delete_all_documents()?;
         }
+        // Merged after this batch's commit, in `writer_loop`.
+        WriteOp::Compact => {}
     }
     Ok(())
 }
@@ -383,6 +441,7 @@ fn to_tantivy(f: &Fields, d: &ListingDocument) -> Result<TantivyDocument, Search
     }
     if !d.institute_name.trim().is_empty() {
         doc.add_text(f.institute_name, &d.institute_name);
+        doc.add_text(f.body_grams, &d.institute_name);
     }
     for (field, value) in [(f.kind, &d.kind), (f.discipline, &d.discipline), (f.region, &d.region)] {
         if !value.is_empty() {
@@ -539,6 +598,12 @@ impl Shared {
 
     /// The scoring query for the analysed text (None when nothing is searchable), and the typo
     /// expansions it used (for highlighting).
+    ///
+    /// Each query word becomes one concept: the word in every text field, plus (CJK) its sub-words
+    /// and bigrams, (Latin) its typo expansions, and the synonyms of any expression it is part of.
+    /// Concepts are combined by [`CoordQuery`]; bigrams bridging two CJK words and synonyms of
+    /// nothing in particular add to the score without counting as words. Quoted phrases are
+    /// required.
     fn text_query(
         &self,
         searcher: &Searcher,
@@ -547,13 +612,15 @@ impl Shared {
     ) -> (Option<Box<dyn Query>>, Vec<String>) {
         let r = &self.ranking;
         let text_fields = self.text_fields();
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut concepts: Vec<Vec<(Occur, Box<dyn Query>)>> = Vec::new();
+        let mut concept_keys: Vec<(bool, String)> = Vec::new(); // (is_cjk, stem or word)
         let mut expansions = Vec::new();
         let mut fuzzy_words = 0;
         for t in &qa.latin {
             let w = t.count as f32;
+            let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for &(f, b) in &text_fields {
-                should.push((Occur::Should, boxed_term(f, &t.stem, b * w)));
+                c.push((Occur::Should, boxed_term(f, &t.stem, b * w)));
             }
             let eligible = expand.fuzzy
                 && fuzzy_words < r.fuzzy_max_words
@@ -563,35 +630,75 @@ impl Shared {
                 fuzzy_words += 1;
                 for e in self.fuzzy_expansions(searcher, &t.stem) {
                     for &(f, b) in &text_fields {
-                        should.push((Occur::Should, boxed_term(f, &e, b * w * r.fuzzy)));
+                        c.push((Occur::Should, boxed_term(f, &e, b * w * r.fuzzy)));
                     }
                     expansions.push(e);
                 }
             }
+            concepts.push(c);
+            concept_keys.push((false, t.stem.clone()));
         }
         for t in &qa.cjk {
             let w = t.count as f32;
+            let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for &(f, b) in &text_fields {
-                should.push((Occur::Should, boxed_term(f, &t.word, b * w)));
+                c.push((Occur::Should, boxed_term(f, &t.word, b * w)));
                 for s in &t.subwords {
-                    should.push((Occur::Should, boxed_term(f, s, b * w * r.subword)));
+                    c.push((Occur::Should, boxed_term(f, s, b * w * r.subword)));
                 }
             }
+            if expand.bigrams {
+                let grams: Vec<&str> = if t.grams.is_empty() {
+                    vec![t.word.as_str()]
+                } else {
+                    t.grams.iter().map(String::as_str).collect()
+                };
+                for g in grams {
+                    for (f, b) in self.gram_fields() {
+                        c.push((Occur::Should, boxed_term(f, g, b * w)));
+                    }
+                }
+            }
+            concepts.push(c);
+            concept_keys.push((true, t.word.clone()));
         }
+        let mut extra: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if expand.bigrams {
-            for (g, c) in &qa.bigrams {
+            for (g, n) in &qa.bridges {
                 for (f, b) in self.gram_fields() {
-                    should.push((Occur::Should, boxed_term(f, g, b * *c as f32)));
+                    extra.push((Occur::Should, boxed_term(f, g, b * *n as f32)));
                 }
             }
         }
-        for phrase in &qa.synonyms {
-            if let Some(q) = self.phrase_query(phrase) {
-                should.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
+        for syn in &qa.synonyms {
+            let Some(q) = self.phrase_query(&syn.phrase) else { continue };
+            let owners: Vec<usize> = concept_keys
+                .iter()
+                .enumerate()
+                .filter(|(_, (cjk, key))| match &syn.key {
+                    SynonymKey::Literal(lit) => lit.contains(key.as_str()) || (*cjk && key.contains(lit.as_str())),
+                    SynonymKey::Stems(stems) => !cjk && stems.contains(key),
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if owners.is_empty() {
+                extra.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
+                continue;
+            }
+            for i in owners {
+                concepts[i].push((Occur::Should, Box::new(BoostQuery::new(q.box_clone(), r.synonym))));
             }
         }
         let must: Vec<(Occur, Box<dyn Query>)> =
             qa.phrases.iter().filter_map(|p| self.phrase_query(p)).map(|q| (Occur::Must, q)).collect();
+
+        let mut should = extra;
+        if (2..=r.coordination_max_words).contains(&concepts.len()) && r.coordination > 0.0 {
+            let concepts = concepts.into_iter().map(|c| Box::new(BooleanQuery::new(c)) as Box<dyn Query>).collect();
+            should.push((Occur::Should, Box::new(CoordQuery::new(concepts, r.coordination))));
+        } else {
+            should.extend(concepts.into_iter().flatten());
+        }
         if should.is_empty() && must.is_empty() {
             return (None, expansions);
         }
@@ -671,16 +778,13 @@ impl Shared {
         let (top, total, facets) =
             searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
 
-        let t_search = started.elapsed();
         let spec = HighlightSpec::from_analysis(&qa, expansions);
+        let preferred = q.filters.lang.or_else(|| qa.language());
         let mut hits = Vec::with_capacity(top.len());
         for ((_, score), addr) in top {
             let d = self.stored_document(&searcher, addr)?;
-            let highlights = build_highlights(&spec, &d, q.filters.lang);
+            let highlights = build_highlights(&spec, &d, preferred);
             hits.push(Hit { listing_id: d.listing_id, score, highlights });
-        }
-        if std::env::var_os("ACHEX_SEARCH_TIMING").is_some() {
-            eprintln!("TIMING search {:?} total {:?}", t_search, started.elapsed());
         }
         Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
     }
@@ -712,7 +816,7 @@ impl Shared {
         }
         let mut qa = analyze_query(&text);
         qa.synonyms.clear();
-        qa.bigrams.clear();
+        qa.bridges.clear();
         let n = searcher.num_docs().max(1) as f32;
         let idf = |t: &str| {
             let df = searcher.doc_freq(&Term::from_field_text(self.f.description, t)).unwrap_or(0)
@@ -794,7 +898,7 @@ impl Shared {
                         ))
                     };
                     must.push((Occur::Must, q));
-                    spec.literals.push(run.text.to_string());
+                    spec.add_cjk(run.text);
                 }
             }
         }
@@ -990,6 +1094,9 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl SearchIndex for EmbeddedIndex {
+    // `compact` merges the index into one segment: smaller on disk and faster to search. It
+    // rewrites the whole index, so it is for the end of a bulk load, not for every update;
+    // searches keep being served meanwhile.
     async fn upsert(&self, docs: Vec<ListingDocument>) -> Result<(), SearchError> {
         for d in &docs {
             d.validate()?;
@@ -1029,5 +1136,9 @@ impl SearchIndex for EmbeddedIndex {
 
     async fn clear(&self) -> Result<(), SearchError> {
         self.write(WriteOp::Clear).await
+    }
+
+    async fn compact(&self) -> Result<(), SearchError> {
+        self.write(WriteOp::Compact).await
     }
 }

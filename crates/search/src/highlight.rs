@@ -34,16 +34,28 @@ pub fn escape_html(s: &str) -> String {
 }
 
 /// What to mark in a text, derived from the analysed query.
+///
+/// Latin words are compared after the index's own normalisation and stemming, so `Batteries`
+/// is marked for `battery`. CJK is marked by plain substring search for the query's words,
+/// sub-words, bigrams, phrases and synonyms: it needs no segmentation (jieba would cost more than
+/// the search itself over a page of long descriptions) and marks a word even where the listing's
+/// context made jieba cut it differently.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct HighlightSpec {
-    /// Token texts of the main analyzer (stems, CJK words and sub-words, typo expansions).
+    /// Latin stems (query words, typo expansions, phrase and synonym words).
     pub terms: HashSet<String>,
-    /// CJK bigrams.
-    pub bigrams: HashSet<String>,
-    /// CJK substrings marked wherever they occur (phrases, synonyms).
-    pub literals: Vec<String>,
+    /// CJK strings to mark wherever they occur.
+    pub cjk: Vec<String>,
     /// Normalised prefixes: a Latin word starting with one is marked (search-as-you-type).
     pub prefixes: Vec<String>,
+    /// First three characters of every term. The stemmer only rewrites endings, so a word whose
+    /// start is not among these cannot stem to a term and is not stemmed at all (most words of a
+    /// long description).
+    heads: std::sync::OnceLock<HashSet<String>>,
+}
+
+fn head(s: &str) -> &str {
+    s.char_indices().nth(3).map_or(s, |(i, _)| &s[..i])
 }
 
 impl HighlightSpec {
@@ -52,27 +64,37 @@ impl HighlightSpec {
         for t in &qa.latin {
             spec.terms.insert(t.stem.clone());
         }
-        for t in &qa.cjk {
-            spec.terms.insert(t.word.clone());
-            spec.terms.extend(t.subwords.iter().cloned());
-        }
         spec.terms.extend(expansions);
-        for (g, _) in &qa.bigrams {
-            spec.bigrams.insert(g.clone());
+        for t in &qa.cjk {
+            spec.add_cjk(&t.word);
+            for s in t.subwords.iter().chain(&t.grams) {
+                spec.add_cjk(s);
+            }
         }
-        for phrase in qa.phrases.iter().chain(&qa.synonyms) {
+        for (g, _) in &qa.bridges {
+            spec.add_cjk(g);
+        }
+        for phrase in qa.phrases.iter().chain(qa.synonyms.iter().map(|s| &s.phrase)) {
             for part in phrase {
                 if let crate::query::PhrasePart::Latin(stems) = part {
                     spec.terms.extend(stems.iter().cloned());
                 }
             }
         }
-        spec.literals = qa.cjk_literals.clone();
+        for lit in &qa.cjk_literals {
+            spec.add_cjk(lit);
+        }
         spec
     }
 
+    pub fn add_cjk(&mut self, s: &str) {
+        if s.chars().any(analysis::is_cjk) && !self.cjk.iter().any(|c| c == s) {
+            self.cjk.push(s.to_string());
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty() && self.bigrams.is_empty() && self.literals.is_empty() && self.prefixes.is_empty()
+        self.terms.is_empty() && self.cjk.is_empty() && self.prefixes.is_empty()
     }
 
     /// Sorted, merged byte ranges of `text` to mark.
@@ -81,28 +103,20 @@ impl HighlightSpec {
         if self.is_empty() {
             return ranges;
         }
-        let mut tokens = Vec::new();
-        analysis::analyze_text(text, &mut WordStemmer::default(), &mut tokens);
-        for t in &tokens {
-            let original = &text[t.offset_from..t.offset_to];
-            let latin = !original.chars().next().is_some_and(analysis::is_cjk);
-            if self.terms.contains(&t.text)
-                || (latin && !self.prefixes.is_empty() && {
-                    let n = analysis::normalize_word(original);
-                    self.prefixes.iter().any(|p| n.starts_with(p.as_str()))
-                })
-            {
-                ranges.push((t.offset_from, t.offset_to));
+        if !self.terms.is_empty() || !self.prefixes.is_empty() {
+            let mut stemmer = WordStemmer::default();
+            for run in analysis::runs(text).into_iter().filter(|r| r.kind == analysis::RunKind::Word) {
+                let normalized = analysis::normalize_word(run.text);
+                let heads = self.heads.get_or_init(|| self.terms.iter().map(|t| head(t).to_string()).collect());
+                let hit = self.prefixes.iter().any(|p| normalized.starts_with(p.as_str()))
+                    || (heads.contains(head(&normalized)) && self.terms.contains(&stemmer.stem(&normalized)));
+                if hit {
+                    ranges.push((run.start, run.start + run.text.len()));
+                }
             }
         }
-        if !self.bigrams.is_empty() {
-            tokens.clear();
-            analysis::analyze_bigrams(text, &mut tokens);
-            ranges
-                .extend(tokens.iter().filter(|t| self.bigrams.contains(&t.text)).map(|t| (t.offset_from, t.offset_to)));
-        }
-        for lit in self.literals.iter().filter(|l| !l.is_empty()) {
-            ranges.extend(text.match_indices(lit.as_str()).map(|(i, m)| (i, i + m.len())));
+        for s in &self.cjk {
+            ranges.extend(text.match_indices(s.as_str()).map(|(i, m)| (i, i + m.len())));
         }
         merge(ranges)
     }
@@ -164,27 +178,25 @@ pub(crate) fn render(text: &str, ranges: &[(usize, usize)], max_chars: usize) ->
     out
 }
 
-/// The language version of `text` with the most marks (ties go to `preferred`, then Chinese), and
-/// its mark ranges.
+/// The language version of `text` to show: the preferred language's if anything in it is marked,
+/// otherwise the version with the most marks (Chinese first on a tie). Returns its mark ranges.
 pub(crate) fn best_version<'a>(
     spec: &HighlightSpec,
     text: &'a LangText,
     preferred: Option<Lang>,
 ) -> (Option<&'a str>, Vec<(usize, usize)>) {
-    let mut best: Option<(&str, Vec<(usize, usize)>, bool)> = None;
+    let mut best: Option<(&str, Vec<(usize, usize)>)> = None;
     for (lang, t) in text.versions() {
         let ranges = spec.ranges(t);
-        let is_preferred = Some(lang) == preferred;
-        let better = match &best {
-            None => true,
-            Some((_, r, p)) => ranges.len() > r.len() || (ranges.len() == r.len() && is_preferred && !p),
-        };
-        if better {
-            best = Some((t, ranges, is_preferred));
+        if Some(lang) == preferred && !ranges.is_empty() {
+            return (Some(t), ranges);
+        }
+        if best.as_ref().is_none_or(|(_, r)| ranges.len() > r.len()) {
+            best = Some((t, ranges));
         }
     }
     match best {
-        Some((t, r, _)) => (Some(t), r),
+        Some((t, r)) => (Some(t), r),
         None => (None, Vec::new()),
     }
 }
@@ -221,7 +233,10 @@ pub(crate) fn sentinels_to_html(formatted: &str, open: char, close: char) -> (St
     let mut out = String::with_capacity(formatted.len() + 16);
     let mut marked = false;
     let mut depth = 0u32;
-    for c in formatted.chars() {
+    // Meilisearch marks each segmented word on its own (石墨 + 烯); adjoining marks are joined
+    // into one, as the embedded index does.
+    let joined = formatted.replace(&format!("{close}{open}"), "");
+    for c in joined.chars() {
         if c == open {
             if depth == 0 {
                 out.push_str(MARK_OPEN);
@@ -277,6 +292,12 @@ mod tests {
         let out = highlight("battery", &text, 60);
         assert!(out.starts_with('…') && out.ends_with('…') && out.contains("<mark>battery</mark>"));
         assert!(out.chars().count() < 90);
+    }
+
+    #[test]
+    fn adjoining_sentinel_marks_are_joined() {
+        let (html, _) = sentinels_to_html("\u{E000}石墨\u{E001}\u{E000}烯\u{E001}膜", '\u{E000}', '\u{E001}');
+        assert_eq!(html, "<mark>石墨烯</mark>膜");
     }
 
     #[test]

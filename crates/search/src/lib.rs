@@ -14,6 +14,7 @@
 //! [`MAX_QUERY_CHARS`] characters is refused with [`SearchError::QueryTooLong`].
 
 mod analysis;
+mod coord;
 mod embedded;
 mod highlight;
 mod meili;
@@ -57,4 +58,37 @@ pub trait SearchIndex: Send + Sync {
 
     /// Removes every listing (before a full reindex).
     async fn clear(&self) -> Result<(), SearchError>;
+
+    /// Tidies the index after a bulk load (the embedded index merges its segments). A no-op for
+    /// backends that do this themselves.
+    async fn compact(&self) -> Result<(), SearchError> {
+        Ok(())
+    }
+}
+
+/// Which backend to run, as the caller's configuration says
+/// (`ACHEX__SEARCH__BACKEND=embedded|meilisearch`, `…__URL`, `…__API_KEY`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded index in this directory, or in memory when `None`.
+    Embedded {
+        dir: Option<std::path::PathBuf>,
+    },
+    Meilisearch {
+        url: String,
+        api_key: Option<String>,
+        index: String,
+    },
+}
+
+/// Opens the configured backend: creates the embedded index or connects to Meilisearch and
+/// applies its settings.
+pub async fn open(backend: Backend) -> Result<std::sync::Arc<dyn SearchIndex>, SearchError> {
+    Ok(match backend {
+        Backend::Embedded { dir: Some(dir) } => std::sync::Arc::new(EmbeddedIndex::open(&dir)?),
+        Backend::Embedded { dir: None } => std::sync::Arc::new(EmbeddedIndex::in_memory()?),
+        Backend::Meilisearch { url, api_key, index } => {
+            std::sync::Arc::new(MeiliIndex::connect(&url, api_key.as_deref(), &index).await?)
+        }
+    })
 }

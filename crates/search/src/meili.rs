@@ -179,7 +179,9 @@ fn settings() -> Settings {
             LocalizedAttributes { locales: vec!["eng".into()], attribute_patterns: vec!["*_en".into()] },
         ])
         .with_synonyms(synonyms)
-        .with_stop_words(analysis::STOPWORDS.to_vec())
+        .with_stop_words(
+            analysis::STOPWORDS.iter().map(|s| s.to_string()).chain(analysis::CJK_STOPWORDS.chars().map(String::from)),
+        )
         .with_pagination(PaginationSetting { max_total_hits: MAX_RESULT_WINDOW as usize })
         .with_faceting(FacetingSettings { max_values_per_facet: 1000, sort_facet_values_by: None })
 }

@@ -18,12 +18,29 @@ pub(crate) struct LatinTerm {
     pub count: u32,
 }
 
-/// A CJK word of the free text (default jieba cut) with its search-mode sub-words.
+/// A CJK word of the free text (default jieba cut) with its search-mode sub-words and the
+/// character bigrams inside it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CjkTerm {
     pub word: String,
     pub subwords: Vec<String>,
+    pub grams: Vec<String>,
     pub count: u32,
+}
+
+/// What in the query a synonym expansion stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SynonymKey {
+    /// A CJK (or mixed) expression found in the lower-cased free text.
+    Literal(String),
+    /// A run of Latin stems.
+    Stems(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Synonym {
+    pub key: SynonymKey,
+    pub phrase: Phrase,
 }
 
 /// One script run of an exact phrase: stems for Latin (matched as a phrase on the text fields),
@@ -42,19 +59,33 @@ pub(crate) struct QueryAnalysis {
     /// Free Latin words, stopwords removed unless the query has nothing else.
     pub latin: Vec<LatinTerm>,
     pub cjk: Vec<CjkTerm>,
-    /// Bigrams of every free CJK run (including those across word boundaries), with counts.
-    pub bigrams: Vec<(String, u32)>,
+    /// CJK bigrams spanning two words of a free run (the words' own bigrams are in `cjk`): they
+    /// reward listings where the words stand together as in the query.
+    pub bridges: Vec<(String, u32)>,
     /// Quoted phrases.
     pub phrases: Vec<Phrase>,
     /// Expressions equivalent to something in the free text (see [`crate::synonyms`]).
-    pub synonyms: Vec<Phrase>,
+    pub synonyms: Vec<Synonym>,
     /// Raw CJK text of the phrases and synonyms, for highlighting.
     pub cjk_literals: Vec<String>,
 }
 
 impl QueryAnalysis {
+    /// The language the query is written in, when it uses one script only.
+    pub fn language(&self) -> Option<achex_core::Lang> {
+        let cjk = !self.cjk.is_empty()
+            || !self.bridges.is_empty()
+            || self.phrases.iter().flatten().any(|p| matches!(p, PhrasePart::Cjk(_)));
+        let latin = !self.latin.is_empty() || self.phrases.iter().flatten().any(|p| matches!(p, PhrasePart::Latin(_)));
+        match (cjk, latin) {
+            (true, false) => Some(achex_core::Lang::Zh),
+            (false, true) => Some(achex_core::Lang::En),
+            _ => None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.latin.is_empty() && self.cjk.is_empty() && self.bigrams.is_empty() && self.phrases.is_empty()
+        self.latin.is_empty() && self.cjk.is_empty() && self.bridges.is_empty() && self.phrases.is_empty()
     }
 }
 
@@ -146,7 +177,7 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
     let mut stem_seq: Vec<Option<String>> = Vec::new();
     let mut free_lower = String::new();
     let mut cjk_index: HashMap<String, usize> = HashMap::new();
-    let mut bigram_index: HashMap<String, usize> = HashMap::new();
+    let mut bridge_index: HashMap<String, usize> = HashMap::new();
     let mut latin_index: HashMap<String, usize> = HashMap::new();
 
     for (segment, quoted) in split_quotes(text) {
@@ -179,7 +210,8 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
                 }
                 RunKind::Cjk => {
                     stem_seq.push(None);
-                    for w in analysis::cjk_words(run.text) {
+                    let words = analysis::cjk_words(run.text);
+                    for w in &words {
                         match cjk_index.get(w.word) {
                             Some(&i) => qa.cjk[i].count += 1,
                             None => {
@@ -187,17 +219,26 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
                                 qa.cjk.push(CjkTerm {
                                     word: w.word.to_string(),
                                     subwords: w.subwords.iter().map(|(s, _, _)| s.to_string()).collect(),
+                                    grams: analysis::bigrams(w.word)
+                                        .into_iter()
+                                        .filter(|(g, _, _)| g.chars().count() == 2)
+                                        .map(|(g, _, _)| g.to_string())
+                                        .collect(),
                                     count: 1,
                                 });
                             }
                         }
                     }
-                    for (g, _, _) in analysis::bigrams(run.text) {
-                        match bigram_index.get(g) {
-                            Some(&i) => qa.bigrams[i].1 += 1,
+                    for (g, a, b) in analysis::bigrams(run.text) {
+                        let inside = words.iter().any(|w| w.start <= a && b <= w.end);
+                        if inside {
+                            continue;
+                        }
+                        match bridge_index.get(g) {
+                            Some(&i) => qa.bridges[i].1 += 1,
                             None => {
-                                bigram_index.insert(g.to_string(), qa.bigrams.len());
-                                qa.bigrams.push((g.to_string(), 1));
+                                bridge_index.insert(g.to_string(), qa.bridges.len());
+                                qa.bridges.push((g.to_string(), 1));
                             }
                         }
                     }
@@ -207,20 +248,21 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
         stem_seq.push(None);
     }
 
-    let has_content_word = latin_all.iter().any(|t| !analysis::is_stopword(&t.normalized));
-    qa.latin = if has_content_word || !qa.cjk.is_empty() || !qa.phrases.is_empty() {
-        latin_all.into_iter().filter(|t| !analysis::is_stopword(&t.normalized)).collect()
-    } else {
-        latin_all
-    };
+    let latin_content = latin_all.iter().any(|t| !analysis::is_stopword(&t.normalized));
+    let cjk_content = qa.cjk.iter().any(|t| !analysis::is_cjk_stopword(&t.word));
+    if latin_content || cjk_content || !qa.phrases.is_empty() {
+        latin_all.retain(|t| !analysis::is_stopword(&t.normalized));
+        qa.cjk.retain(|t| !analysis::is_cjk_stopword(&t.word));
+    }
+    qa.latin = latin_all;
 
     // Synonyms: every other expression of each group something in the free text belongs to.
     let table = &*SYNONYMS;
-    let mut matched_groups: Vec<(usize, String)> = Vec::new();
+    let mut matched_groups: Vec<(usize, SynonymKey)> = Vec::new();
     for (m, g) in &table.matchers {
         let hit = match m {
-            Matcher::Literal(lit) => free_lower.contains(lit.as_str()).then(|| lit.clone()),
-            Matcher::Stems(stems) => contains_sequence(&stem_seq, stems).then(|| stems.join(" ")),
+            Matcher::Literal(lit) => free_lower.contains(lit.as_str()).then(|| SynonymKey::Literal(lit.clone())),
+            Matcher::Stems(stems) => contains_sequence(&stem_seq, stems).then(|| SynonymKey::Stems(stems.clone())),
         };
         if let Some(key) = hit
             && !matched_groups.iter().any(|(mg, _)| mg == g)
@@ -228,7 +270,7 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
             matched_groups.push((*g, key));
         }
     }
-    for (g, _) in matched_groups {
+    for (g, key) in matched_groups {
         for (expr, phrase) in &table.groups[g] {
             // The expression the user typed is already matched by the free-text clauses.
             let typed = if expr.chars().any(analysis::is_cjk) {
@@ -247,7 +289,7 @@ pub(crate) fn analyze_query(text: &str) -> QueryAnalysis {
                 for run in analysis::runs(expr).into_iter().filter(|r| r.kind == RunKind::Cjk) {
                     qa.cjk_literals.push(run.text.to_string());
                 }
-                qa.synonyms.push(phrase.clone());
+                qa.synonyms.push(Synonym { key: key.clone(), phrase: phrase.clone() });
             }
         }
     }
@@ -290,14 +332,28 @@ mod tests {
     #[test]
     fn a_chinese_query_reaches_its_synonyms_in_both_languages() {
         let qa = analyze_query("锂电池");
-        assert!(qa.synonyms.contains(&vec![PhrasePart::Cjk(vec![
-            "锂离".into(),
-            "离子".into(),
-            "子电".into(),
-            "电池".into()
-        ])]));
-        assert!(qa.synonyms.iter().any(|p| p == &vec![PhrasePart::Latin(vec!["lithium".into(), "batteri".into()])]));
-        assert!(!qa.synonyms.iter().any(|p| p == &vec![PhrasePart::Cjk(vec!["锂电".into(), "电池".into()])]));
+        let phrases: Vec<&Phrase> = qa.synonyms.iter().map(|s| &s.phrase).collect();
+        let li_ion = vec![PhrasePart::Cjk(vec!["锂离".into(), "离子".into(), "子电".into(), "电池".into()])];
+        assert!(phrases.contains(&&li_ion));
+        assert!(phrases.contains(&&vec![PhrasePart::Latin(vec!["lithium".into(), "batteri".into()])]));
+        assert!(!phrases.contains(&&vec![PhrasePart::Cjk(vec!["锂电".into(), "电池".into()])]));
+        assert!(qa.synonyms.iter().all(|s| s.key == SynonymKey::Literal("锂电池".into())));
+    }
+
+    #[test]
+    fn chinese_words_keep_their_own_bigrams_and_bridges_join_neighbours() {
+        let qa = analyze_query("高能量密度");
+        let words: Vec<_> = qa.cjk.iter().map(|t| t.word.as_str()).collect();
+        assert_eq!(words, ["高能量", "密度"]);
+        assert_eq!(qa.cjk[0].grams, ["高能", "能量"]);
+        assert_eq!(qa.bridges, [("量密".to_string(), 1)]);
+    }
+
+    #[test]
+    fn chinese_function_words_are_dropped_when_there_is_content() {
+        let qa = analyze_query("石墨烯的制备");
+        assert!(qa.cjk.iter().all(|t| t.word != "的"));
+        assert_eq!(analyze_query("的").cjk.len(), 1);
     }
 
     #[test]

@@ -86,3 +86,36 @@ async fn the_blocking_search_gives_the_same_answer_as_the_async_one() {
     assert_eq!(a.hits, b.hits);
     assert_eq!(a.total, 5);
 }
+
+#[tokio::test]
+async fn compaction_merges_segments_without_changing_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = EmbeddedIndex::open(dir.path()).expect("open");
+    for n in 1..=6 {
+        // One commit each: six segments before compaction.
+        index.upsert(vec![doc(n, &format!("Thermal storage unit {n}"))]).await.expect("upsert");
+    }
+    index.delete(vec![ListingId::from(Uuid::from_u128(3))]).await.expect("delete");
+    let before = index.search(&SearchQuery::text("thermal storage")).await.expect("search");
+    index.compact().await.expect("compact");
+    let after = index.search(&SearchQuery::text("thermal storage")).await.expect("search");
+    assert_eq!(before.total, 5);
+    assert_eq!(after.total, 5);
+    let ids = |r: &SearchResults| r.hits.iter().map(|h| h.listing_id).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(ids(&before), ids(&after));
+    let segments = tantivy::Index::open_in_dir(dir.path()).expect("raw open").searchable_segment_ids().expect("ids");
+    assert_eq!(segments.len(), 1);
+}
+
+/// Meilisearch has no stemming, so this is the embedded index's promise only.
+#[tokio::test]
+async fn english_words_match_their_other_inflections() {
+    let index = EmbeddedIndex::in_memory().expect("index");
+    index
+        .upsert(vec![doc(1, "Battery charging station"), doc(2, "Detects plant diseases"), doc(3, "Solar roof")])
+        .await
+        .expect("upsert");
+    let ids = |r: SearchResults| r.hits.iter().map(|h| h.listing_id.as_uuid().as_u128()).collect::<Vec<_>>();
+    assert_eq!(ids(index.search(&SearchQuery::text("batteries charged")).await.expect("search")), vec![1]);
+    assert_eq!(ids(index.search(&SearchQuery::text("detecting disease")).await.expect("search")), vec![2]);
+}

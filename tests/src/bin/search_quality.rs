@@ -89,6 +89,8 @@ fn apply_override(r: &mut Ranking, name: &str, v: f32) -> Result<()> {
         "subword" => r.subword = v,
         "fuzzy" => r.fuzzy = v,
         "synonym" => r.synonym = v,
+        "coordination" => r.coordination = v,
+        "coordination_max_words" => r.coordination_max_words = v as usize,
         "fuzzy_min_chars" => r.fuzzy_min_chars = v as usize,
         "fuzzy_max_words" => r.fuzzy_max_words = v as usize,
         "fuzzy_max_expansions" => r.fuzzy_max_expansions = v as usize,

@@ -238,7 +238,12 @@ impl Lot {
                 idempotency: records,
                 award_change,
             };
-            match self.log.append(self.auction_id, &batch).await {
+            let append_started = std::time::Instant::now();
+            let appended = self.log.append(self.auction_id, &batch).await;
+            self.stats
+                .append_micros
+                .fetch_add(append_started.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+            match appended {
                 Ok(()) => {
                     use std::sync::atomic::Ordering::Relaxed;
                     self.stats.appends.fetch_add(1, Relaxed);

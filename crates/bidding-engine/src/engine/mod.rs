@@ -109,6 +109,8 @@ impl Default for EngineConfig {
 pub struct EngineStats {
     pub appends: std::sync::atomic::AtomicU64,
     pub commands: std::sync::atomic::AtomicU64,
+    /// Time spent in `AuctionLog::append`, in microseconds.
+    pub append_micros: std::sync::atomic::AtomicU64,
 }
 
 pub struct Engine {
