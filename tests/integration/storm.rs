@@ -3,12 +3,10 @@
 //! log must replay to the live state, and every watcher must see every event in order.
 
 use achex_bidding_engine::EventKind;
-use achex_bidding_engine::engine::{Answer, audit};
 use achex_core::AuctionId;
 use achex_tests::TestApp;
-use achex_tests::storm::{StormBidder, is_gapless, run_storm, watch};
+use achex_tests::storm::{StormBidder, assert_log_keeps_every_acknowledgement, is_gapless, run_storm, watch};
 use serde_json::json;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,34 +27,8 @@ async fn assert_log_matches(app: &TestApp, auction: &str, acknowledged: &std::co
     use achex_bidding_engine::engine::AuctionLog as _;
     let id: AuctionId = auction.parse().unwrap();
     let stored = app.state.store.load(id).await.unwrap();
-    let accepted_seqs: Vec<u64> = stored
-        .entries
-        .iter()
-        .flat_map(|e| e.events.iter())
-        .filter(|e| matches!(e.kind, EventKind::BidAccepted { .. }))
-        .map(|e| e.seq)
-        .collect();
-    let unique: HashSet<u64> = accepted_seqs.iter().copied().collect();
-    assert_eq!(unique.len(), accepted_seqs.len(), "a bid event appears twice in the log");
-    let records: std::collections::HashMap<&str, &serde_json::Value> =
-        stored.idempotency.iter().map(|r| (r.key.as_str(), &r.response)).collect();
-    for (key, seq) in acknowledged {
-        assert!(unique.contains(seq), "acknowledged bid {key} (seq {seq}) is missing from the log");
-        let stored: Answer =
-            serde_json::from_value((*records.get(key.as_str()).expect("idempotency record")).clone()).unwrap();
-        match stored {
-            Answer::Accepted(accepted) => {
-                assert!(accepted.events.iter().any(|e| e.seq == *seq), "{key}: stored answer differs")
-            }
-            Answer::Rejected { code, .. } => panic!("{key} was acknowledged but is stored as rejected ({code})"),
-        }
-    }
-    let acknowledged_seqs: HashSet<u64> = acknowledged.values().copied().collect();
-    assert_eq!(acknowledged_seqs.len(), acknowledged.len(), "two acknowledgements share a seq");
-    let report = audit(stored.record.config.clone(), &stored.entries);
-    assert!(report.findings.is_empty(), "audit findings: {:?}", report.findings);
+    let replayed = assert_log_keeps_every_acknowledgement(&stored, acknowledged);
     let live = app.state.engine.state(id).await.unwrap();
-    let replayed = report.final_state.unwrap();
     assert_eq!(
         (replayed.seq, replayed.current_price, replayed.bid_count),
         (live.seq, live.current_price, live.bid_count)

@@ -266,3 +266,41 @@ pub async fn watch(
 pub fn is_gapless(seqs: &[u64]) -> bool {
     seqs.iter().enumerate().all(|(i, s)| *s == i as u64 + 1)
 }
+
+/// Checks a stored lot against what a storm's clients were told: every acknowledged bid is in the
+/// log exactly once with the answer it was given, no bid event is recorded twice, and the log's
+/// chain and replay are intact. Returns the replayed public state for comparison with the server.
+#[track_caller]
+pub fn assert_log_keeps_every_acknowledgement(
+    stored: &achex_bidding_engine::engine::StoredLot,
+    acknowledged: &BTreeMap<String, u64>,
+) -> achex_bidding_engine::PublicState {
+    use achex_bidding_engine::EventKind;
+    use achex_bidding_engine::engine::{Answer, audit};
+    use std::collections::{HashMap, HashSet};
+    let bid_seqs: Vec<u64> = stored
+        .entries
+        .iter()
+        .flat_map(|e| e.events.iter())
+        .filter(|e| matches!(e.kind, EventKind::BidAccepted { .. }))
+        .map(|e| e.seq)
+        .collect();
+    let unique: HashSet<u64> = bid_seqs.iter().copied().collect();
+    assert_eq!(unique.len(), bid_seqs.len(), "a bid event appears twice in the log");
+    let records: HashMap<&str, &Value> = stored.idempotency.iter().map(|r| (r.key.as_str(), &r.response)).collect();
+    for (key, seq) in acknowledged {
+        assert!(unique.contains(seq), "acknowledged bid {key} (seq {seq}) is missing from the log");
+        let record = records.get(key.as_str()).unwrap_or_else(|| panic!("no idempotency record for {key}"));
+        match serde_json::from_value::<Answer>((*record).clone()).expect("stored answer") {
+            Answer::Accepted(accepted) => {
+                assert!(accepted.events.iter().any(|e| e.seq == *seq), "{key}: the stored answer differs")
+            }
+            Answer::Rejected { code, .. } => panic!("{key} was acknowledged but is stored as rejected ({code})"),
+        }
+    }
+    let acknowledged_seqs: HashSet<u64> = acknowledged.values().copied().collect();
+    assert_eq!(acknowledged_seqs.len(), acknowledged.len(), "two acknowledgements share a seq");
+    let report = audit(stored.record.config.clone(), &stored.entries);
+    assert!(report.findings.is_empty(), "audit findings: {:?}", report.findings);
+    report.final_state.expect("a valid config replays")
+}
