@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-const DOMAIN_CRATES: [&str; 2] = ["achex-core", "achex-listing"];
+const DOMAIN_CRATES: [&str; 3] = ["achex-core", "achex-listing", "achex-bidding-engine"];
 const FORBIDDEN: [&str; 12] = [
     "actix-web",
     "actix-http",

@@ -761,7 +761,9 @@ impl Shared {
         let started = Instant::now();
         let searcher = self.reader.searcher();
         let qa = analyze_query(&q.text);
+        let t0 = started.elapsed();
         let (text_query, expansions) = self.text_query(&searcher, &qa, Expansions { fuzzy: true, bigrams: true });
+        let t1 = started.elapsed();
         let has_text = text_query.is_some();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(t) = text_query {
@@ -774,10 +776,12 @@ impl Shared {
         let top =
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
         let docs_with_field = self.docs_with_field(&searcher);
+        let t2 = started.elapsed();
         let stats = FieldLengthStats { searcher: &searcher, docs_with_field: &docs_with_field };
         let (top, total, facets) =
             searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
 
+        let t3 = started.elapsed();
         let spec = HighlightSpec::from_analysis(&qa, expansions);
         let preferred = q.filters.lang.or_else(|| qa.language());
         let mut hits = Vec::with_capacity(top.len());
@@ -786,6 +790,7 @@ impl Shared {
             let highlights = build_highlights(&spec, &d, preferred);
             hits.push(Hit { listing_id: d.listing_id, score, highlights });
         }
+        if std::env::var_os("T").is_some() { eprintln!("analyze {t0:?} build {t1:?} stats {t2:?} search {t3:?} all {:?}", started.elapsed()); }
         Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
     }
 
