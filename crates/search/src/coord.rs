@@ -5,7 +5,11 @@
 //! is "words"). [`CoordQuery`] takes one sub-query per query word ("concept": the word in every
 //! field, its sub-words, typo expansions and synonyms) and scores a document as the sum of the
 //! concept scores times `(matched / total) ^ exponent` — Lucene's classic coordination factor
-//! with a tunable strength. Matching stays a plain OR.
+//! with a tunable strength.
+//!
+//! Matching is an OR over the first `drivers` concepts only; the others (words common in the
+//! index) are looked up for the documents the drivers produce and add to their score. Without
+//! that, a query containing 方法 or "network" walks half the index.
 
 use std::fmt;
 
@@ -14,12 +18,16 @@ use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 
 pub(crate) struct CoordQuery {
     concepts: Vec<Box<dyn Query>>,
+    drivers: usize,
     exponent: f32,
 }
 
 impl CoordQuery {
-    pub fn new(concepts: Vec<Box<dyn Query>>, exponent: f32) -> Self {
-        CoordQuery { concepts, exponent }
+    /// `concepts[..drivers]` decide what matches; all of them score. An exponent of 0 is a plain
+    /// sum.
+    pub fn new(concepts: Vec<Box<dyn Query>>, drivers: usize, exponent: f32) -> Self {
+        let drivers = drivers.clamp(1, concepts.len().max(1));
+        CoordQuery { concepts, drivers, exponent }
     }
 
     fn factors(&self) -> Vec<Score> {
@@ -30,20 +38,28 @@ impl CoordQuery {
 
 impl Clone for CoordQuery {
     fn clone(&self) -> Self {
-        CoordQuery { concepts: self.concepts.iter().map(|q| q.box_clone()).collect(), exponent: self.exponent }
+        CoordQuery {
+            concepts: self.concepts.iter().map(|q| q.box_clone()).collect(),
+            drivers: self.drivers,
+            exponent: self.exponent,
+        }
     }
 }
 
 impl fmt::Debug for CoordQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CoordQuery").field("concepts", &self.concepts).field("exponent", &self.exponent).finish()
+        f.debug_struct("CoordQuery")
+            .field("concepts", &self.concepts)
+            .field("drivers", &self.drivers)
+            .field("exponent", &self.exponent)
+            .finish()
     }
 }
 
 impl Query for CoordQuery {
     fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
         let weights = self.concepts.iter().map(|q| q.weight(enable_scoring)).collect::<tantivy::Result<Vec<_>>>()?;
-        Ok(Box::new(CoordWeight { weights, factors: self.factors() }))
+        Ok(Box::new(CoordWeight { weights, drivers: self.drivers, factors: self.factors() }))
     }
 
     fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a tantivy::Term, bool)) {
@@ -55,13 +71,14 @@ impl Query for CoordQuery {
 
 struct CoordWeight {
     weights: Vec<Box<dyn Weight>>,
+    drivers: usize,
     factors: Vec<Score>,
 }
 
 impl Weight for CoordWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let children = self.weights.iter().map(|w| w.scorer(reader, boost)).collect::<tantivy::Result<Vec<_>>>()?;
-        let mut scorer = CoordScorer { children, doc: 0, factors: self.factors.clone() };
+        let mut scorer = CoordScorer { children, drivers: self.drivers, doc: 0, factors: self.factors.clone() };
         scorer.doc = scorer.min_doc();
         Ok(Box::new(scorer))
     }
@@ -77,6 +94,8 @@ impl Weight for CoordWeight {
 
 struct CoordScorer {
     children: Vec<Box<dyn Scorer>>,
+    /// `children[..drivers]` are iterated; the rest are only sought to the current document.
+    drivers: usize,
     doc: DocId,
     /// Factor by number of matched concepts.
     factors: Vec<Score>,
@@ -84,14 +103,14 @@ struct CoordScorer {
 
 impl CoordScorer {
     fn min_doc(&self) -> DocId {
-        self.children.iter().map(|c| c.doc()).min().unwrap_or(TERMINATED)
+        self.children[..self.drivers].iter().map(|c| c.doc()).min().unwrap_or(TERMINATED)
     }
 }
 
 impl DocSet for CoordScorer {
     fn advance(&mut self) -> DocId {
         let current = self.doc;
-        for c in &mut self.children {
+        for c in &mut self.children[..self.drivers] {
             if c.doc() == current {
                 c.advance();
             }
@@ -101,7 +120,7 @@ impl DocSet for CoordScorer {
     }
 
     fn seek(&mut self, target: DocId) -> DocId {
-        for c in &mut self.children {
+        for c in &mut self.children[..self.drivers] {
             if c.doc() < target {
                 c.seek(target);
             }
@@ -115,7 +134,7 @@ impl DocSet for CoordScorer {
     }
 
     fn size_hint(&self) -> u32 {
-        self.children.iter().map(|c| c.size_hint()).max().unwrap_or(0)
+        self.children[..self.drivers].iter().map(|c| c.size_hint()).max().unwrap_or(0)
     }
 }
 
@@ -124,7 +143,10 @@ impl Scorer for CoordScorer {
         let doc = self.doc;
         let mut sum = 0.0;
         let mut matched = 0;
-        for c in &mut self.children {
+        for (i, c) in self.children.iter_mut().enumerate() {
+            if i >= self.drivers && c.doc() < doc {
+                c.seek(doc);
+            }
             if c.doc() == doc {
                 sum += c.score();
                 matched += 1;

@@ -25,7 +25,7 @@ use crate::SearchIndex;
 use crate::analysis;
 use crate::highlight::sentinels_to_html;
 use crate::model::*;
-use crate::query::{analyze_query, split_quotes};
+use crate::query::{analyze_query, split_quotes, without_quotes};
 use crate::synonyms::SYNONYM_GROUPS;
 
 const OPEN: char = '\u{E000}';
@@ -259,7 +259,8 @@ fn formatted_field(
             }
         }
     }
-    candidates.sort_by_key(|(lang, s)| (std::cmp::Reverse(s.matches(OPEN).count()), Some(*lang) != preferred));
+    // As in the embedded index: the preferred language when it has a mark, else the most marks.
+    candidates.sort_by_key(|(lang, s)| (Some(*lang) != preferred, std::cmp::Reverse(s.matches(OPEN).count())));
     candidates.into_iter().next().map(|(_, s)| sentinels_to_html(&s, OPEN, CLOSE).0)
 }
 
@@ -396,12 +397,13 @@ impl SearchIndex for MeiliIndex {
             s.with_sort(sort);
         }
         let res = s.execute::<MeiliDoc>().await.map_err(map_err)?;
+        let preferred = q.filters.lang.or_else(|| analyze_query(&q.text).language());
         let mut hits = Vec::with_capacity(res.hits.len());
         for h in &res.hits {
             hits.push(Hit {
                 listing_id: listing_id(&h.result)?,
                 score: h.ranking_score.unwrap_or(0.0) as f32,
-                highlights: highlights(h.formatted_result.as_ref(), q.filters.lang),
+                highlights: highlights(h.formatted_result.as_ref(), preferred),
             });
         }
         let mut facets = Facets::default();
@@ -464,7 +466,7 @@ impl SearchIndex for MeiliIndex {
             text.push(t.clone());
         }
         text.extend(d.keywords.iter().cloned());
-        let text = meili_query_text(&text.join(" "));
+        let text = meili_query_text(&without_quotes(&text.join(" ")));
         let filter = format!("id != {}", quote(&d.id));
         let mut s = self.index.search();
         s.with_query(&text)

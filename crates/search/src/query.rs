@@ -93,6 +93,12 @@ fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”' | '„' | '«' | '»' | '「' | '」' | '『' | '』' | '＂')
 }
 
+/// The text with every quote character replaced by a space: for listing text used as a query
+/// ("more like this"), where quotes are punctuation, not phrase marks.
+pub(crate) fn without_quotes(text: &str) -> String {
+    text.chars().map(|c| if is_quote(c) { ' ' } else { c }).collect()
+}
+
 /// Splits text into (segment, quoted) pieces. Quotes pair up left to right; a final unmatched
 /// quote is treated as a separator.
 pub(crate) fn split_quotes(text: &str) -> Vec<(&str, bool)> {

@@ -119,3 +119,21 @@ async fn english_words_match_their_other_inflections() {
     assert_eq!(ids(index.search(&SearchQuery::text("batteries charged")).await.expect("search")), vec![1]);
     assert_eq!(ids(index.search(&SearchQuery::text("detecting disease")).await.expect("search")), vec![2]);
 }
+
+#[tokio::test]
+async fn quotes_in_a_listing_title_do_not_turn_similar_into_a_phrase_search() {
+    let index = EmbeddedIndex::in_memory().expect("index");
+    index
+        .upsert(vec![
+            doc(1, "The \"smart\" grid controller"),
+            doc(2, "Grid controller for microgrids"),
+            doc(3, "Solar roof"),
+        ])
+        .await
+        .expect("upsert");
+    let similar = index.similar(ListingId::from(Uuid::from_u128(1)), 5).await.expect("similar");
+    let ids: Vec<u128> = similar.iter().map(|h| h.listing_id.as_uuid().as_u128()).collect();
+    // Listing 2 has no "smart": were the quotes read as a phrase, nothing would be found.
+    assert_eq!(ids.first(), Some(&2), "{ids:?}");
+    assert!(!ids.contains(&1));
+}

@@ -36,12 +36,18 @@ use tantivy::{
 };
 use tokio::sync::oneshot;
 
+mod build;
+mod collect;
+
+use build::{Expansions, boxed_term};
+use collect::{FacetCollector, FieldLengthStats, sort_key};
+
 use crate::SearchIndex;
 use crate::analysis::{self, BilingualTokenizer, CjkBigramTokenizer, GRAMS_TOKENIZER, TEXT_TOKENIZER, WordStemmer};
 use crate::coord::CoordQuery;
 use crate::highlight::{HighlightSpec, best_version, build_highlights, render};
 use crate::model::*;
-use crate::query::{Phrase, PhrasePart, QueryAnalysis, SynonymKey, analyze_query};
+use crate::query::{Phrase, PhrasePart, QueryAnalysis, SynonymKey, analyze_query, without_quotes};
 
 /// Field weights and expansion boosts. The defaults are the product's ranking, tuned on the
 /// test collections as a whole (see the crate README); the quality tool reports them.
@@ -67,6 +73,12 @@ pub struct Ranking {
     /// Queries with more words than this get no coordination: a long, verbose query says the
     /// same thing several ways and no single listing is expected to contain all of it.
     pub coordination_max_words: usize,
+    /// A word in more than this share of the listings is "common": it adds to the score of
+    /// listings that match a rarer query word but does not match on its own.
+    pub common_cutoff: f32,
+    /// Below this many listings every word may match on its own (document frequencies of a
+    /// small index say little).
+    pub common_min_docs: u64,
     /// Latin words shorter than this (in characters) get no typo expansion.
     pub fuzzy_min_chars: usize,
     /// At most this many words of one query get typo expansions (long queries have redundancy
@@ -91,6 +103,8 @@ impl Default for Ranking {
             synonym: 0.7,
             coordination: 1.0,
             coordination_max_words: 6,
+            common_cutoff: 0.2,
+            common_min_docs: 1_000,
             fuzzy_min_chars: 5,
             fuzzy_max_words: 8,
             fuzzy_max_expansions: 3,
@@ -468,289 +482,7 @@ fn to_tantivy(f: &Fields, d: &ListingDocument) -> Result<TantivyDocument, Search
     Ok(doc)
 }
 
-fn boxed_term(field: Field, text: &str, boost: f32) -> Box<dyn Query> {
-    let q = TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs);
-    if boost == 1.0 { Box::new(q) } else { Box::new(BoostQuery::new(Box::new(q), boost)) }
-}
-
-fn filter(q: impl Query) -> Box<dyn Query> {
-    Box::new(ConstScoreQuery::new(Box::new(q), 0.0))
-}
-
-/// A term or phrase over several fields, scored per field with its weight.
-fn phrase_over(fields: &[(Field, f32)], terms: &[String]) -> Option<Box<dyn Query>> {
-    let clauses: Vec<(Occur, Box<dyn Query>)> = match terms {
-        [] => return None,
-        [one] => fields.iter().map(|&(f, w)| (Occur::Should, boxed_term(f, one, w))).collect(),
-        many => fields
-            .iter()
-            .map(|&(f, w)| {
-                let q = PhraseQuery::new(many.iter().map(|t| Term::from_field_text(f, t)).collect());
-                (Occur::Should, Box::new(BoostQuery::new(Box::new(q), w)) as Box<dyn Query>)
-            })
-            .collect(),
-    };
-    Some(Box::new(BooleanQuery::new(clauses)))
-}
-
-/// Which optional expansions a text query gets.
-#[derive(Clone, Copy)]
-struct Expansions {
-    fuzzy: bool,
-    bigrams: bool,
-}
-
 impl Shared {
-    fn text_fields(&self) -> [(Field, f32); 5] {
-        let (f, r) = (&self.f, &self.ranking);
-        [
-            (f.title, r.title),
-            (f.summary, r.summary),
-            (f.description, r.description),
-            (f.keywords, r.keywords),
-            (f.institute_name, r.institute),
-        ]
-    }
-
-    /// Counted once per searcher generation (one pass over the field norms, about a millisecond
-    /// per 100k documents) and shared by the queries that use it.
-    fn docs_with_field(&self, searcher: &Searcher) -> Arc<HashMap<Field, u64>> {
-        let generation = searcher.generation().generation_id();
-        let mut cache = self.field_counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, counts)) = cache.as_ref()
-            && *g == generation
-        {
-            return counts.clone();
-        }
-        let mut counts = HashMap::new();
-        for (field, _) in self.text_fields().into_iter().chain(self.gram_fields()) {
-            let mut n = 0u64;
-            for segment in searcher.segment_readers() {
-                if let Ok(norms) = segment.get_fieldnorms_reader(field) {
-                    n += (0..segment.max_doc()).filter(|&d| norms.fieldnorm_id(d) > 0).count() as u64;
-                }
-            }
-            counts.insert(field, n);
-        }
-        let counts = Arc::new(counts);
-        *cache = Some((generation, counts.clone()));
-        counts
-    }
-
-    fn gram_fields(&self) -> [(Field, f32); 2] {
-        [(self.f.title_grams, self.ranking.title_grams), (self.f.body_grams, self.ranking.body_grams)]
-    }
-
-    /// An exact phrase: Latin parts as phrases over the text fields, CJK parts as bigram phrases
-    /// (substrings). A single CJK character matches as a word or as the start of a bigram.
-    fn phrase_query(&self, phrase: &Phrase) -> Option<Box<dyn Query>> {
-        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for part in phrase {
-            let q = match part {
-                PhrasePart::Latin(stems) => phrase_over(&self.text_fields(), stems),
-                PhrasePart::Cjk(grams) if grams.len() == 1 && grams[0].chars().count() == 1 => {
-                    let mut c: Vec<(Occur, Box<dyn Query>)> =
-                        self.text_fields().iter().map(|&(f, w)| (Occur::Should, boxed_term(f, &grams[0], w))).collect();
-                    for (f, w) in self.gram_fields() {
-                        let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(f, &grams[0]), 0, false);
-                        c.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), w))));
-                    }
-                    Some(Box::new(BooleanQuery::new(c)) as Box<dyn Query>)
-                }
-                PhrasePart::Cjk(grams) => phrase_over(&self.gram_fields(), grams),
-            };
-            parts.extend(q.map(|q| (Occur::Must, q)));
-        }
-        match parts.len() {
-            0 => None,
-            1 => parts.pop().map(|(_, q)| q),
-            _ => Some(Box::new(BooleanQuery::new(parts))),
-        }
-    }
-
-    /// Typo expansions of a Latin stem: index terms at edit distance 1 that are more frequent
-    /// than the stem itself (a misspelling is rarer than the word it misspells, so a correctly
-    /// spelled common word gets none).
-    fn fuzzy_expansions(&self, searcher: &Searcher, stem: &str) -> Vec<String> {
-        let probe = FuzzyTermQuery::new(Term::from_field_text(self.f.title, stem), 1, true);
-        let Ok(dfa) = probe.automaton() else { return Vec::new() };
-        let mut found: HashMap<String, u64> = HashMap::new();
-        let mut own = 0u64;
-        for segment in searcher.segment_readers() {
-            for field in [self.f.title, self.f.summary, self.f.description, self.f.keywords] {
-                let Ok(inverted) = segment.inverted_index(field) else { continue };
-                let Ok(mut stream) = inverted.terms().search(&dfa).into_stream() else { continue };
-                while stream.advance() {
-                    let df = u64::from(stream.value().doc_freq);
-                    match std::str::from_utf8(stream.key()) {
-                        Ok(t) if t == stem => own += df,
-                        Ok(t) => *found.entry(t.to_string()).or_default() += df,
-                        Err(_) => {}
-                    }
-                }
-            }
-        }
-        let mut out: Vec<(String, u64)> = found.into_iter().filter(|(_, df)| *df > own).collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        out.truncate(self.ranking.fuzzy_max_expansions);
-        out.into_iter().map(|(t, _)| t).collect()
-    }
-
-    /// The scoring query for the analysed text (None when nothing is searchable), and the typo
-    /// expansions it used (for highlighting).
-    ///
-    /// Each query word becomes one concept: the word in every text field, plus (CJK) its sub-words
-    /// and bigrams, (Latin) its typo expansions, and the synonyms of any expression it is part of.
-    /// Concepts are combined by [`CoordQuery`]; bigrams bridging two CJK words and synonyms of
-    /// nothing in particular add to the score without counting as words. Quoted phrases are
-    /// required.
-    fn text_query(
-        &self,
-        searcher: &Searcher,
-        qa: &QueryAnalysis,
-        expand: Expansions,
-    ) -> (Option<Box<dyn Query>>, Vec<String>) {
-        let r = &self.ranking;
-        let text_fields = self.text_fields();
-        let mut concepts: Vec<Vec<(Occur, Box<dyn Query>)>> = Vec::new();
-        let mut concept_keys: Vec<(bool, String)> = Vec::new(); // (is_cjk, stem or word)
-        let mut expansions = Vec::new();
-        let mut fuzzy_words = 0;
-        for t in &qa.latin {
-            let w = t.count as f32;
-            let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for &(f, b) in &text_fields {
-                c.push((Occur::Should, boxed_term(f, &t.stem, b * w)));
-            }
-            let eligible = expand.fuzzy
-                && fuzzy_words < r.fuzzy_max_words
-                && t.normalized.chars().count() >= r.fuzzy_min_chars
-                && t.normalized.chars().all(|c| c.is_ascii_alphabetic());
-            if eligible {
-                fuzzy_words += 1;
-                for e in self.fuzzy_expansions(searcher, &t.stem) {
-                    for &(f, b) in &text_fields {
-                        c.push((Occur::Should, boxed_term(f, &e, b * w * r.fuzzy)));
-                    }
-                    expansions.push(e);
-                }
-            }
-            concepts.push(c);
-            concept_keys.push((false, t.stem.clone()));
-        }
-        for t in &qa.cjk {
-            let w = t.count as f32;
-            let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for &(f, b) in &text_fields {
-                c.push((Occur::Should, boxed_term(f, &t.word, b * w)));
-                for s in &t.subwords {
-                    c.push((Occur::Should, boxed_term(f, s, b * w * r.subword)));
-                }
-            }
-            if expand.bigrams {
-                let grams: Vec<&str> = if t.grams.is_empty() {
-                    vec![t.word.as_str()]
-                } else {
-                    t.grams.iter().map(String::as_str).collect()
-                };
-                for g in grams {
-                    for (f, b) in self.gram_fields() {
-                        c.push((Occur::Should, boxed_term(f, g, b * w)));
-                    }
-                }
-            }
-            concepts.push(c);
-            concept_keys.push((true, t.word.clone()));
-        }
-        let mut extra: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if expand.bigrams {
-            for (g, n) in &qa.bridges {
-                for (f, b) in self.gram_fields() {
-                    extra.push((Occur::Should, boxed_term(f, g, b * *n as f32)));
-                }
-            }
-        }
-        for syn in &qa.synonyms {
-            let Some(q) = self.phrase_query(&syn.phrase) else { continue };
-            let owners: Vec<usize> = concept_keys
-                .iter()
-                .enumerate()
-                .filter(|(_, (cjk, key))| match &syn.key {
-                    SynonymKey::Literal(lit) => lit.contains(key.as_str()) || (*cjk && key.contains(lit.as_str())),
-                    SynonymKey::Stems(stems) => !cjk && stems.contains(key),
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if owners.is_empty() {
-                extra.push((Occur::Should, Box::new(BoostQuery::new(q, r.synonym))));
-                continue;
-            }
-            for i in owners {
-                concepts[i].push((Occur::Should, Box::new(BoostQuery::new(q.box_clone(), r.synonym))));
-            }
-        }
-        let must: Vec<(Occur, Box<dyn Query>)> =
-            qa.phrases.iter().filter_map(|p| self.phrase_query(p)).map(|q| (Occur::Must, q)).collect();
-
-        let mut should = extra;
-        if (2..=r.coordination_max_words).contains(&concepts.len()) && r.coordination > 0.0 {
-            let concepts = concepts.into_iter().map(|c| Box::new(BooleanQuery::new(c)) as Box<dyn Query>).collect();
-            should.push((Occur::Should, Box::new(CoordQuery::new(concepts, r.coordination))));
-        } else {
-            should.extend(concepts.into_iter().flatten());
-        }
-        if should.is_empty() && must.is_empty() {
-            return (None, expansions);
-        }
-        if must.is_empty() {
-            return (Some(Box::new(BooleanQuery::new(should))), expansions);
-        }
-        let mut clauses = must;
-        if !should.is_empty() {
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(should))));
-        }
-        (Some(Box::new(BooleanQuery::new(clauses))), expansions)
-    }
-
-    fn filter_clauses(&self, fl: &Filters) -> Vec<Box<dyn Query>> {
-        let f = &self.f;
-        let mut out = Vec::new();
-        let term =
-            |field: Field, v: &str| filter(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic));
-        if let Some(v) = &fl.kind {
-            out.push(term(f.kind, v));
-        }
-        if let Some(v) = &fl.discipline {
-            out.push(term(f.discipline, v));
-        }
-        if let Some(v) = &fl.transfer_mode {
-            out.push(term(f.transfer_mode, v));
-        }
-        if let Some(v) = &fl.institute {
-            out.push(term(f.institute_id, &v.to_string()));
-        }
-        if let Some(v) = &fl.region {
-            out.push(term(f.region, v));
-        }
-        if let Some(v) = fl.auction {
-            out.push(term(f.auction, v.as_str()));
-        }
-        if let Some(v) = fl.lang {
-            out.push(term(f.lang, v.code()));
-        }
-        if fl.trl_min.is_some() || fl.trl_max.is_some() {
-            let lo = fl.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
-            let hi = fl.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
-            out.push(filter(RangeQuery::new(lo, hi)));
-        }
-        if fl.price_min.is_some() || fl.price_max.is_some() {
-            let lo = fl.price_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(f.price, v)));
-            let hi = fl.price_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(f.price, v)));
-            out.push(filter(RangeQuery::new(lo, hi)));
-        }
-        out
-    }
-
     fn stored_document(&self, searcher: &Searcher, addr: DocAddress) -> Result<ListingDocument, SearchError> {
         let doc: TantivyDocument = searcher.doc(addr)?;
         let json = doc.get_first(self.f.doc).and_then(|v| v.as_str()).unwrap_or_default();
@@ -761,9 +493,7 @@ impl Shared {
         let started = Instant::now();
         let searcher = self.reader.searcher();
         let qa = analyze_query(&q.text);
-        let t0 = started.elapsed();
         let (text_query, expansions) = self.text_query(&searcher, &qa, Expansions { fuzzy: true, bigrams: true });
-        let t1 = started.elapsed();
         let has_text = text_query.is_some();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(t) = text_query {
@@ -776,12 +506,10 @@ impl Shared {
         let top =
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
         let docs_with_field = self.docs_with_field(&searcher);
-        let t2 = started.elapsed();
         let stats = FieldLengthStats { searcher: &searcher, docs_with_field: &docs_with_field };
         let (top, total, facets) =
             searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
 
-        let t3 = started.elapsed();
         let spec = HighlightSpec::from_analysis(&qa, expansions);
         let preferred = q.filters.lang.or_else(|| qa.language());
         let mut hits = Vec::with_capacity(top.len());
@@ -790,7 +518,6 @@ impl Shared {
             let highlights = build_highlights(&spec, &d, preferred);
             hits.push(Hit { listing_id: d.listing_id, score, highlights });
         }
-        if std::env::var_os("T").is_some() { eprintln!("analyze {t0:?} build {t1:?} stats {t2:?} search {t3:?} all {:?}", started.elapsed()); }
         Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
     }
 
@@ -819,7 +546,8 @@ impl Shared {
             text.push_str(k);
             text.push('\n');
         }
-        let mut qa = analyze_query(&text);
+        // A quoted word in a title is not a phrase the neighbours must contain.
+        let mut qa = analyze_query(&without_quotes(&text));
         qa.synonyms.clear();
         qa.bridges.clear();
         let n = searcher.num_docs().max(1) as f32;
@@ -942,153 +670,6 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// The sort key of a hit: a primary value (larger first) and the relevance score as tie-break.
-/// Missing prices and auction ends map to `i64::MIN` so they come last in either direction.
-fn sort_key(
-    sort: Sort,
-    has_text: bool,
-) -> impl Fn(&SegmentReader) -> Box<dyn Fn(DocId, Score) -> (i64, Score) + Send + Sync> + Send + Sync + 'static {
-    move |segment: &SegmentReader| {
-        let column = |name: &str| -> Option<Column<i64>> { segment.fast_fields().i64(name).ok() };
-        match (sort, has_text) {
-            (Sort::Relevance, true) => Box::new(|_, score| (0, score)),
-            (Sort::Relevance, false) | (Sort::Newest, _) => {
-                let c = column(F_PUBLISHED);
-                Box::new(move |doc, score| (c.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN), score))
-            }
-            (Sort::PriceDesc, _) => {
-                let c = column(F_PRICE);
-                Box::new(move |doc, score| (c.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN), score))
-            }
-            (Sort::PriceAsc, _) | (Sort::EndingSoon, _) => {
-                let c = column(if sort == Sort::PriceAsc { F_PRICE } else { F_ENDS });
-                Box::new(move |doc, score| {
-                    let v = c.as_ref().and_then(|c| c.first(doc));
-                    (v.map_or(i64::MIN, |v| v.checked_neg().unwrap_or(i64::MAX)), score)
-                })
-            }
-        }
-    }
-}
-
-/// BM25 statistics with Lucene's average field length: tokens divided by the documents that
-/// have the field, not by all documents. Tantivy divides by all documents, which makes the
-/// average of a sometimes-empty field (description, summary, keywords) too small and penalises
-/// every listing that does fill it in.
-struct FieldLengthStats<'a> {
-    searcher: &'a Searcher,
-    docs_with_field: &'a HashMap<Field, u64>,
-}
-
-impl Bm25StatisticsProvider for FieldLengthStats<'_> {
-    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let tokens = Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
-        let docs = Bm25StatisticsProvider::total_num_docs(self.searcher)?;
-        Ok(match self.docs_with_field.get(&field) {
-            // Scaled so that tantivy's `tokens / all docs` comes out as `tokens / docs with field`.
-            Some(&with) if with > 0 => (tokens as f64 * docs as f64 / with as f64).round() as u64,
-            _ => tokens,
-        })
-    }
-
-    fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Bm25StatisticsProvider::total_num_docs(self.searcher)
-    }
-
-    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        self.searcher.doc_freq(term)
-    }
-}
-
-/// Counts facet values over every matching document.
-struct FacetCollector;
-
-struct FacetSegmentCollector {
-    strs: Vec<Option<(StrColumn, Vec<u64>)>>,
-    trl: Option<Column<u64>>,
-    trl_counts: [u64; 10],
-}
-
-impl Collector for FacetCollector {
-    type Fruit = Facets;
-    type Child = FacetSegmentCollector;
-
-    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<FacetSegmentCollector> {
-        let ff = segment.fast_fields();
-        let mut strs = Vec::with_capacity(STR_FACETS.len());
-        for name in STR_FACETS {
-            strs.push(ff.str(name)?.map(|c| {
-                let n = c.num_terms();
-                (c, vec![0u64; n])
-            }));
-        }
-        Ok(FacetSegmentCollector { strs, trl: ff.u64("trl").ok(), trl_counts: [0; 10] })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Facets>) -> tantivy::Result<Facets> {
-        let mut out = Facets::default();
-        for f in fruits {
-            for (into, from) in [
-                (&mut out.kind, f.kind),
-                (&mut out.discipline, f.discipline),
-                (&mut out.transfer_mode, f.transfer_mode),
-                (&mut out.region, f.region),
-                (&mut out.trl, f.trl),
-            ] {
-                for (k, v) in from {
-                    *into.entry(k).or_default() += v;
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl SegmentCollector for FacetSegmentCollector {
-    type Fruit = Facets;
-
-    fn collect(&mut self, doc: DocId, _: Score) {
-        for (column, counts) in self.strs.iter_mut().flatten() {
-            for ord in column.term_ords(doc) {
-                counts[ord as usize] += 1;
-            }
-        }
-        if let Some(v) = self.trl.as_ref().and_then(|c| c.first(doc)) {
-            self.trl_counts[(v as usize).min(9)] += 1;
-        }
-    }
-
-    fn harvest(self) -> Facets {
-        let mut maps: Vec<BTreeMap<String, u64>> = Vec::with_capacity(STR_FACETS.len());
-        for entry in self.strs {
-            let mut map = BTreeMap::new();
-            if let Some((column, counts)) = entry {
-                for (ord, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    let mut s = String::new();
-                    if column.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
-                        map.insert(s, n);
-                    }
-                }
-            }
-            maps.push(map);
-        }
-        let trl =
-            self.trl_counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(v, n)| (v.to_string(), *n)).collect();
-        let mut it = maps.into_iter();
-        Facets {
-            kind: it.next().unwrap_or_default(),
-            discipline: it.next().unwrap_or_default(),
-            transfer_mode: it.next().unwrap_or_default(),
-            region: it.next().unwrap_or_default(),
-            trl,
-        }
-    }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -1,1 +1,0 @@
-../../../tests/src/bin/search_quality.rs
