@@ -295,7 +295,9 @@ pub fn assert_log_keeps_every_acknowledgement(
             Answer::Accepted(accepted) => {
                 assert!(accepted.events.iter().any(|e| e.seq == *seq), "{key}: the stored answer differs")
             }
-            Answer::Rejected { code, .. } => panic!("{key} was acknowledged but is stored as rejected ({code})"),
+            Answer::Rejected(rejection) => {
+                panic!("{key} was acknowledged but is stored as rejected ({})", rejection.code())
+            }
         }
     }
     let acknowledged_seqs: HashSet<u64> = acknowledged.values().copied().collect();

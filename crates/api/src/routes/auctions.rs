@@ -15,7 +15,7 @@ use crate::state::AppState;
 use achex_bidding_engine::engine::{Answer, EngineError, Idempotency, LotRecord, Request};
 use achex_bidding_engine::{
     Auction, AuctionConfig, Command, DutchSchedule, EventKind, Format, Increment, IncrementTier, Outcome, PublicState,
-    SoftClose,
+    Rejection, SoftClose,
 };
 use achex_core::{AuctionId, ListingId, Money, Role};
 use achex_listing::ListingStatus;
@@ -138,46 +138,18 @@ pub(crate) fn engine_error(e: EngineError) -> ApiError {
 
 /// Rejections that mean "this amount is malformed" are 422; the rest depend on the lot's state
 /// and are 409.
-pub(crate) fn rejection_error(code: &str, message: &str) -> ApiError {
-    let status = match code {
-        "bid_below_minimum"
-        | "not_a_multiple_of_increment"
-        | "max_below_amount"
-        | "currency_mismatch"
-        | "amount_out_of_range"
-        | "proxy_not_supported"
-        | "reason_required" => StatusCode::UNPROCESSABLE_ENTITY,
+pub(crate) fn rejection_error(rejection: &Rejection) -> ApiError {
+    let status = match rejection {
+        Rejection::BidBelowMinimum { .. }
+        | Rejection::NotAMultipleOfIncrement { .. }
+        | Rejection::MaxBelowAmount
+        | Rejection::CurrencyMismatch { .. }
+        | Rejection::AmountOutOfRange
+        | Rejection::ProxyNotSupported
+        | Rejection::ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     };
-    ApiError::Rejected { status, code: code_static(code), message: message.to_owned() }
-}
-
-/// Stable codes are a closed set; anything unexpected is reported under a generic code.
-fn code_static(code: &str) -> &'static str {
-    const CODES: &[&str] = &[
-        "auction_not_open",
-        "already_closed",
-        "auction_not_ended",
-        "bid_below_minimum",
-        "not_a_multiple_of_increment",
-        "max_below_amount",
-        "max_not_raised",
-        "quote_not_raised",
-        "proxy_not_supported",
-        "currency_mismatch",
-        "amount_out_of_range",
-        "not_registered",
-        "deposit_not_confirmed",
-        "seller_cannot_bid",
-        "already_registered",
-        "deposit_already_confirmed",
-        "not_qualified_for_round",
-        "reason_required",
-        "not_sold",
-        "not_the_winner",
-        "already_bid",
-    ];
-    CODES.iter().find(|c| **c == code).copied().unwrap_or("bid_rejected")
+    ApiError::Rejected { status, code: rejection.code(), message: rejection.to_string() }
 }
 
 fn view(id: AuctionId, listing_id: ListingId, state: PublicState, now: DateTime<Utc>) -> AuctionView {
@@ -318,7 +290,7 @@ async fn submit(
 ) -> Result<achex_bidding_engine::engine::Accepted, ApiError> {
     match state.engine.submit(auction, request).await.map_err(engine_error)? {
         Answer::Accepted(accepted) => Ok(accepted),
-        Answer::Rejected { code, message } => Err(rejection_error(&code, &message)),
+        Answer::Rejected(rejection) => Err(rejection_error(&rejection)),
     }
 }
 

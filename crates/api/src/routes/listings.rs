@@ -55,6 +55,22 @@ async fn institute_ref(state: &AppState, id: OrganizationId) -> Result<Institute
     Ok(InstituteRef { id: org.id, name: org.name, verified: org.verified })
 }
 
+/// Summary views of many listings, each labelled with its institute (one query for all of them).
+async fn summary_views(state: &AppState, listings: Vec<Listing>) -> Result<Vec<ListingView>, ApiError> {
+    let mut ids: Vec<_> = listings.iter().map(|l| l.institute_id).collect();
+    ids.sort();
+    ids.dedup();
+    let institutes = state.store.organizations(&ids).await?;
+    listings
+        .into_iter()
+        .map(|listing| {
+            let org = institutes.get(&listing.institute_id).ok_or(ApiError::internal("listing without institute"))?;
+            let institute = InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified };
+            Ok(ListingView::new(listing, institute, None))
+        })
+        .collect()
+}
+
 async fn full_view(state: &AppState, listing: Listing) -> Result<ListingView, ApiError> {
     let institute = institute_ref(state, listing.institute_id).await?;
     let attachments =
@@ -149,19 +165,7 @@ pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> R
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = ListingFilter { kind: query.kind, institute: query.institute, discipline: query.discipline };
     let page = state.store.published_listings(&filter, after, limit).await?;
-    let mut institute_ids: Vec<_> = page.items.iter().map(|l| l.institute_id).collect();
-    institute_ids.sort();
-    institute_ids.dedup();
-    let institutes = state.store.organizations(&institute_ids).await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|listing| {
-            let org = institutes.get(&listing.institute_id).ok_or(ApiError::internal("listing without institute"))?;
-            let institute = InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified };
-            Ok(ListingView::new(listing, institute, None))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let items = summary_views(&state, page.items).await?;
     Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor: page.next.map(encode_cursor) }))
 }
 
@@ -372,18 +376,8 @@ pub async fn history(
     responses((status = 200, body = ListingPageView), (status = 403, body = ErrorEnvelope)))]
 pub async fn mine(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_role(&[Role::InstituteStaff])?;
-    let institute = institute_ref(&state, user.0.organization_id).await?;
     let listings = state.store.institute_listings(user.0.organization_id, 500).await?;
-    let items = listings
-        .into_iter()
-        .map(|l| {
-            ListingView::new(
-                l,
-                InstituteRef { id: institute.id, name: institute.name.clone(), verified: institute.verified },
-                None,
-            )
-        })
-        .collect();
+    let items = summary_views(&state, listings).await?;
     Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor: None }))
 }
 
@@ -393,17 +387,7 @@ pub async fn mine(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 pub async fn review_queue(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     user.require_role(&[Role::Reviewer, Role::Admin])?;
     let listings = state.store.review_queue(200).await?;
-    let mut ids: Vec<_> = listings.iter().map(|l| l.institute_id).collect();
-    ids.sort();
-    ids.dedup();
-    let orgs = state.store.organizations(&ids).await?;
-    let items = listings
-        .into_iter()
-        .filter_map(|l| {
-            let org = orgs.get(&l.institute_id)?;
-            Some(ListingView::new(l, InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified }, None))
-        })
-        .collect();
+    let items = summary_views(&state, listings).await?;
     Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor: None }))
 }
 

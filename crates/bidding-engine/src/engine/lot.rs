@@ -53,7 +53,8 @@ struct Lot {
 struct Pending {
     request: Request,
     reply: oneshot::Sender<Result<Answer, EngineError>>,
-    answer: Option<Answer>,
+    /// `Err` when the request reused an idempotency key with another fingerprint.
+    answer: Option<Result<Answer, EngineError>>,
 }
 
 pub(super) fn spawn(
@@ -175,9 +176,9 @@ impl Lot {
                 let known = self.idempotency.get(&idem.key).or_else(|| seen_in_batch.get(&idem.key));
                 if let Some((fingerprint, answer)) = known {
                     item.answer = Some(if *fingerprint == idem.fingerprint {
-                        answer.clone()
+                        Ok(answer.clone())
                     } else {
-                        Answer::Rejected { code: MISMATCH.into(), message: String::new() }
+                        Err(EngineError::IdempotencyMismatch)
                     });
                     continue;
                 }
@@ -194,9 +195,7 @@ impl Lot {
                     }
                     Answer::Accepted(Accepted { index, events, state: self.auction.public_view_at(now) })
                 }
-                Err(rejection) => {
-                    Answer::Rejected { code: rejection.code().to_owned(), message: rejection.to_string() }
-                }
+                Err(rejection) => Answer::Rejected(rejection),
             };
             if let Some(idem) = key {
                 let response = serde_json::to_value(&answer).expect("answers serialize");
@@ -207,7 +206,7 @@ impl Lot {
                 });
                 seen_in_batch.insert(idem.key, (idem.fingerprint, answer.clone()));
             }
-            item.answer = Some(answer);
+            item.answer = Some(Ok(answer));
         }
         (entries, records)
     }
@@ -307,11 +306,7 @@ impl Lot {
             let _ = self.events.send(event);
         }
         for item in pending.drain(..) {
-            let result = match item.answer {
-                Some(Answer::Rejected { code, .. }) if code == MISMATCH => Err(EngineError::IdempotencyMismatch),
-                Some(answer) => Ok(answer),
-                None => Err(EngineError::Unavailable("not applied".into())),
-            };
+            let result = item.answer.unwrap_or_else(|| Err(EngineError::Unavailable("not applied".into())));
             let _ = item.reply.send(result);
         }
     }
@@ -322,9 +317,6 @@ impl Lot {
         }
     }
 }
-
-/// Marker answer for a key reused with another body; never stored.
-const MISMATCH: &str = "__idempotency_mismatch";
 
 /// Who the lot is sold or offered to, and at what price.
 fn award_of(auction: &Auction) -> Option<Award> {

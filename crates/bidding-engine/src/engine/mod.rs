@@ -61,7 +61,8 @@ pub struct Accepted {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Answer {
     Accepted(Accepted),
-    Rejected { code: String, message: String },
+    /// Refused for a business reason; the code (`rejection.code()`) is stable.
+    Rejected(crate::machine::Rejection),
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
