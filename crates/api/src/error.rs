@@ -6,6 +6,7 @@
 //! inside: the cause goes to the log with a correlation id that the body repeats.
 
 use achex_listing::{FieldError, LifecycleError, ValidationErrors};
+use achex_search::SearchError;
 use achex_store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -56,6 +57,11 @@ pub enum ApiError {
     },
     PayloadTooLarge {
         limit_bytes: u64,
+    },
+    /// A dependency (the search backend) cannot answer right now: 503, try again.
+    Unavailable {
+        code: &'static str,
+        message: String,
     },
     /// A bug or an unavailable dependency; details go to the log only.
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -138,6 +144,7 @@ impl ApiError {
                 format!("the body exceeds {limit_bytes} bytes"),
                 Some(json!({ "limit_bytes": limit_bytes })),
             ),
+            ApiError::Unavailable { code, message } => (StatusCode::SERVICE_UNAVAILABLE, code, message.clone(), None),
             ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side".into(), None)
             }
@@ -194,6 +201,22 @@ impl From<ValidationErrors> for ApiError {
 impl From<LifecycleError> for ApiError {
     fn from(e: LifecycleError) -> Self {
         ApiError::Lifecycle(e)
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::QueryTooLong { max, .. } => {
+                ApiError::validation("q", "too_long", format!("at most {max} characters"))
+            }
+            SearchError::InvalidQuery(message) => ApiError::validation("query", "invalid_query", message),
+            SearchError::NotFound(_) => ApiError::NotFound,
+            SearchError::Unavailable(message) => ApiError::Unavailable { code: "search_unavailable", message },
+            other @ (SearchError::InvalidDocument { .. } | SearchError::SchemaMismatch | SearchError::Backend(_)) => {
+                ApiError::internal(other)
+            }
+        }
     }
 }
 

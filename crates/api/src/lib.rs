@@ -87,6 +87,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .service(post("/listings/{id}/review", listings::review))
                 .service(post("/listings/{id}/withdraw", listings::withdraw))
                 .service(get("/listings/{id}/history", listings::history))
+                .service(get("/listings/{id}/similar", search::similar))
+                .service(get("/search", search::search))
+                .service(get("/search/suggest", search::suggest))
+                .service(
+                    resource("/saved-searches")
+                        .route(web::get().to(saved_searches::list))
+                        .route(web::post().to(saved_searches::create)),
+                )
+                .service(
+                    resource("/saved-searches/{id}")
+                        .route(web::get().to(saved_searches::get))
+                        .route(web::delete().to(saved_searches::delete)),
+                )
                 .service(post("/listings/{id}/attachments", attachments::upload))
                 .service(get("/attachments/{id}", attachments::download))
                 .service(post("/listings/{id}/auctions", auctions::create))

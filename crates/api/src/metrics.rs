@@ -33,6 +33,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pub published_listings: Gauge,
+    /// Seconds from a listing change's commit until search shows it (observed by the indexer).
+    pub commit_to_searchable: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -55,10 +57,16 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         let published_listings = Gauge::default();
+        let commit_to_searchable = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
         registry.register("published_listings", "Listings visible to the public", published_listings.clone());
-        Self { registry: Mutex::new(registry), requests, latency, published_listings }
+        registry.register(
+            "search_commit_to_searchable_seconds",
+            "Time from a listing change's commit until search shows it",
+            commit_to_searchable.clone(),
+        );
+        Self { registry: Mutex::new(registry), requests, latency, published_listings, commit_to_searchable }
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

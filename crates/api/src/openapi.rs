@@ -18,6 +18,8 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         attachments::upload, attachments::download,
         auctions::create, auctions::get, auctions::list, auctions::register, auctions::confirm_deposit,
         auctions::bid, auctions::bids, auctions::cancel, auctions::default, auctions::result,
+        search::search, search::suggest, search::similar,
+        saved_searches::create, saved_searches::list, saved_searches::get, saved_searches::delete,
         crate::ws::connect,
         health::healthz, health::readyz, health::metrics,
     ),
@@ -26,6 +28,7 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         (name = "auth", description = "Accounts, organisations and sessions"),
         (name = "listings", description = "Achievements, their review and attachments"),
         (name = "auctions", description = "Competitive bidding: English with proxy bids and soft close, two-phase, sealed, Dutch; live websocket"),
+        (name = "search", description = "Chinese and English search with filters and facets, suggestions, similar listings, saved searches"),
         (name = "admin", description = "Platform administration"),
         (name = "operations", description = "Health and metrics"),
     )

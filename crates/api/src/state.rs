@@ -9,7 +9,6 @@ use achex_core::Clock;
 use achex_store::Store;
 use std::sync::Arc;
 
-#[derive(Debug)]
 pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
@@ -21,4 +20,12 @@ pub struct AppState {
     /// One owner task per open lot; see `achex_bidding_engine::engine`.
     pub engine: Arc<Engine>,
     pub hub: crate::ws::Hub,
+    /// The search index (embedded or Meilisearch); kept current by the server's outbox indexer.
+    pub search: Arc<dyn achex_search::SearchIndex>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).field("engine", &self.engine).finish_non_exhaustive()
+    }
 }

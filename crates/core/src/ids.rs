@@ -88,6 +88,14 @@ id_type!(
     /// A completed sale or licence.
     DealId
 );
+id_type!(
+    /// A search a user saved, optionally with alerts.
+    SavedSearchId
+);
+id_type!(
+    /// One notification to one user (an inbox entry).
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

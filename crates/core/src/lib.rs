@@ -12,6 +12,6 @@ pub mod text;
 
 pub use accounts::{OrganizationKind, Role};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AttachmentId, AuctionId, DealId, ListingId, OrganizationId, UserId};
+pub use ids::{AttachmentId, AuctionId, DealId, ListingId, NotificationId, OrganizationId, SavedSearchId, UserId};
 pub use money::{Currency, Money, MoneyError};
 pub use text::{Lang, LangText};

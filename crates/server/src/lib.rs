@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod demo;
+pub mod indexer;
+pub mod reindex;
 pub mod seed;
 pub mod settings;
 pub mod startup;

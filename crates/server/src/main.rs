@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         auction: Option<achex_core::AuctionId>,
     },
+    /// Rebuild the search index from the database (run it with the server stopped when the index
+    /// is embedded). Shows progress; the server keeps it current from then on.
+    Reindex,
     /// Platform accounts.
     Admin {
         #[command(subcommand)]
@@ -114,6 +117,11 @@ async fn main() -> anyhow::Result<()> {
             };
             let user = create_platform_user(&store, clock.as_ref(), &email, &password, role).await?;
             println!("{} {} is ready.", user.role.as_str(), user.email);
+        }
+        Command::Reindex => {
+            let store = open_store(&settings).await?;
+            let indexed = achex_server::reindex::run(&settings, store).await?;
+            println!("Indexed {indexed} public listings.");
         }
         Command::AuditBids { auction } => {
             let store = open_store(&settings).await?;

@@ -42,6 +42,7 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
+    pub search: SearchSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +95,23 @@ pub struct DemoSettings {
     pub password: Secret,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchBackendKind {
+    Embedded,
+    Meilisearch,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    pub backend: SearchBackendKind,
+    pub dir: PathBuf,
+    pub url: String,
+    pub api_key: Secret,
+    pub index: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -128,6 +146,11 @@ impl Settings {
             .build()
             .and_then(|c| c.try_deserialize())
             .expect("the shipped default configuration parses")
+    }
+
+    /// Where the embedded search index lives: the configured directory or `<data.dir>/search`.
+    pub fn search_dir(&self) -> PathBuf {
+        if self.search.dir.as_os_str().is_empty() { self.data.dir.join("search") } else { self.search.dir.clone() }
     }
 
     /// The database URL: the configured one, or SQLite inside the data directory.

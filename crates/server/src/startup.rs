@@ -1,7 +1,8 @@
 //! Wiring: turns [`Settings`] into a running HTTP server. The only place that knows every
 //! concrete type.
 
-use crate::settings::Settings;
+use crate::indexer::{Indexer, PositionStore};
+use crate::settings::{SearchBackendKind, Settings};
 use achex_api::auth::{PasswordHasher, TokenService};
 use achex_api::files::BlobStore;
 use achex_api::metrics::Metrics;
@@ -11,6 +12,7 @@ use achex_api::{AppState, middleware_from_fn, record_metrics};
 use achex_bidding_engine::engine::{Engine, EngineConfig};
 use achex_core::Clock;
 use achex_listing::ListingStatus;
+use achex_search::{Backend, SearchIndex};
 use achex_store::Store;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -96,6 +98,7 @@ pub async fn build_state(settings: &Settings, store: Store, clock: Arc<dyn Clock
     let metrics = Metrics::new();
     metrics.published_listings.set(store.count_listings(ListingStatus::Published).await? as i64);
     let engine = Engine::new(Arc::new(store.clone()), clock.clone(), EngineConfig::default());
+    let search = open_search(settings).await?;
     Ok(AppState {
         store,
         clock,
@@ -106,14 +109,47 @@ pub async fn build_state(settings: &Settings, store: Store, clock: Arc<dyn Clock
         metrics,
         engine,
         hub: Hub::default(),
+        search,
     })
 }
 
-/// A bound, ready-to-run HTTP server.
+/// Opens the configured search backend.
+pub async fn open_search(settings: &Settings) -> anyhow::Result<Arc<dyn SearchIndex>> {
+    let backend = match settings.search.backend {
+        SearchBackendKind::Embedded => Backend::Embedded { dir: Some(settings.search_dir()) },
+        SearchBackendKind::Meilisearch => Backend::Meilisearch {
+            url: settings.search.url.clone(),
+            api_key: Some(settings.search.api_key.expose().to_owned()).filter(|k| !k.is_empty()),
+            index: settings.search.index.clone(),
+        },
+    };
+    if let Backend::Embedded { dir: Some(dir) } = &backend {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the search directory {}", dir.display()))?;
+    }
+    match achex_search::open(backend).await {
+        Ok(index) => Ok(index),
+        Err(achex_search::SearchError::SchemaMismatch) => {
+            bail!("the search index was built by another version; run `achex reindex` (or delete {})", settings.search_dir().display())
+        }
+        Err(e) => Err(e).context("cannot open the search index (check search.* / ACHEX__SEARCH__*)"),
+    }
+}
+
+/// Where the indexer keeps its outbox position for the configured backend.
+pub fn index_positions(settings: &Settings) -> PositionStore {
+    match settings.search.backend {
+        SearchBackendKind::Embedded => PositionStore::File(settings.search_dir().join("outbox-position")),
+        SearchBackendKind::Meilisearch => PositionStore::Database(format!("search:meilisearch:{}", settings.search.index)),
+    }
+}
+
+/// A bound, ready-to-run HTTP server, with the indexer that keeps its search current.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    indexer: Arc<Indexer>,
+    stop_indexer: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -135,7 +171,20 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        Ok(Application { port, server: server.run(), state })
+        let indexer = Arc::new(Indexer::new(
+            state.store.clone(),
+            state.search.clone(),
+            index_positions(settings),
+            Some(state.metrics.commit_to_searchable.clone()),
+        ));
+        let (stop_indexer, stopped) = tokio::sync::watch::channel(false);
+        indexer.clone().spawn(stopped);
+        Ok(Application { port, server: server.run(), state, indexer, stop_indexer })
+    }
+
+    /// The outbox indexer (tests wait on it; `reindex` drives it).
+    pub fn indexer(&self) -> Arc<Indexer> {
+        self.indexer.clone()
     }
 
     /// Brings back every open lot (after a restart) and starts the clock that closes them.
@@ -155,7 +204,9 @@ impl Application {
 
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.stop_indexer.send(true);
+        served
     }
 
     /// A handle to stop the server from elsewhere (tests).

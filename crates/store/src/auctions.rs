@@ -8,6 +8,7 @@
 use crate::connection::Store;
 use crate::entity::{auction, auction_idempotency, auction_log, deal};
 use crate::error::StoreError;
+use crate::outbox::{self, Topic};
 use achex_bidding_engine::engine::{
     AuctionLog, Batch, GENESIS_HASH, IdempotencyRecord, LogEntry, LogError, LotRecord, StoredLot,
 };
@@ -121,8 +122,29 @@ impl Store {
         }
         .insert(&tx)
         .await?;
+        outbox::append(
+            &tx,
+            vec![outbox::NewEvent {
+                topic: Topic::Listing,
+                kind: "auction_changed".to_owned(),
+                subject: record.listing.as_uuid(),
+                payload: serde_json::json!({ "auction": record.auction.as_uuid(), "status": status_name(initial.status) }),
+                at: now,
+            }],
+        )
+        .await?;
         tx.commit().await?;
+        self.outbox_committed();
         Ok(())
+    }
+
+    /// Lots that are not closed, of the given listings (or of every listing when `None`).
+    pub async fn open_auctions(&self, listings: Option<&[ListingId]>) -> Result<Vec<AuctionRow>, StoreError> {
+        let mut query = auction::Entity::find().filter(auction::Column::Status.ne("closed"));
+        if let Some(listings) = listings {
+            query = query.filter(auction::Column::ListingId.is_in(listings.iter().map(|l| l.as_uuid())));
+        }
+        query.order_by_asc(auction::Column::EndsAt).all(&self.db).await?.into_iter().map(row).collect()
     }
 
     pub async fn auction(&self, id: AuctionId) -> Result<AuctionRow, StoreError> {
@@ -284,6 +306,28 @@ impl Store {
         if updated.rows_affected != 1 {
             return Err(LogError::Conflict);
         }
+        // Announce the appended entries (notifications read them from the log) and, when the lot
+        // changed phase, its listing (the search index shows whether a listing's auction is live).
+        let mut announced = Vec::new();
+        if let (Some(first), Some(last)) = (batch.entries.first(), batch.entries.last()) {
+            announced.push(outbox::NewEvent {
+                topic: Topic::Auction,
+                kind: "log_appended".to_owned(),
+                subject: id,
+                payload: serde_json::json!({ "from_index": first.index, "to_index": last.index }),
+                at: now,
+            });
+        }
+        if lot.status != status_name(state.status) {
+            announced.push(outbox::NewEvent {
+                topic: Topic::Listing,
+                kind: "auction_changed".to_owned(),
+                subject: lot.listing_id,
+                payload: serde_json::json!({ "auction": id, "status": status_name(state.status) }),
+                at: now,
+            });
+        }
+        outbox::append(&tx, announced).await.map_err(storage)?;
         if batch.award_change.is_some() {
             deal::Entity::update_many()
                 .col_expr(deal::Column::Status, Expr::value("defaulted"))
@@ -311,6 +355,7 @@ impl Store {
             .map_err(storage)?;
         }
         tx.commit().await.map_err(storage)?;
+        self.outbox_committed();
         Ok(())
     }
 }

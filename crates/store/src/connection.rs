@@ -30,6 +30,9 @@ impl Durability {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// Bumped after every commit that wrote to the outbox, so this process's consumers wake at
+    /// once instead of polling. Other processes' commits are found by the consumers' slow poll.
+    pub(crate) outbox_written: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -50,7 +53,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        Ok(Store { db, outbox_written: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
     }
 
     pub fn backend(&self) -> DatabaseBackend {

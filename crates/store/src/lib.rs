@@ -11,7 +11,9 @@ mod connection;
 mod entity;
 mod error;
 mod listings;
+mod outbox;
 mod probe;
+mod saved_searches;
 mod tokens;
 
 pub use accounts::{NewOrganization, NewUser, Organization, User};
@@ -20,4 +22,6 @@ pub use auctions::{AuctionPhase, AuctionRow, Deal};
 pub use connection::{Durability, Store};
 pub use error::StoreError;
 pub use listings::{ListingFilter, ListingPage, PublicCursor};
+pub use outbox::{OutboxEvent, Topic};
+pub use saved_searches::SavedSearch;
 pub use tokens::RefreshToken;

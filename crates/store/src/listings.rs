@@ -4,6 +4,7 @@
 use crate::connection::Store;
 use crate::entity::{listing, listing_event};
 use crate::error::StoreError;
+use crate::outbox::{self, Topic};
 use achex_core::{ListingId, Money, OrganizationId};
 use achex_listing::{AuditAction, AuditEntry, Listing, ListingContent, ListingKind, ListingStatus};
 use chrono::{DateTime, Utc};
@@ -107,17 +108,41 @@ fn audit_from_model(m: listing_event::Model) -> Result<AuditEntry, StoreError> {
     })
 }
 
+/// The outbox event announcing an audited change (search indexing, notifications).
+fn change_event(listing: &Listing, entry: &AuditEntry) -> outbox::NewEvent {
+    outbox::NewEvent {
+        topic: Topic::Listing,
+        kind: entry.action.as_str().to_owned(),
+        subject: listing.id.as_uuid(),
+        payload: serde_json::json!({
+            "status": listing.status.as_str(),
+            "version": listing.version,
+            "actor": entry.actor_id.map(|a| a.as_uuid()),
+            "reason": entry.reason,
+        }),
+        at: entry.at,
+    }
+}
+
 pub(crate) async fn append_audit(conn: &impl ConnectionTrait, entry: &AuditEntry) -> Result<(), StoreError> {
     audit_model(entry).insert(conn).await?;
     Ok(())
+}
+
+/// Records a change in the audit trail and announces it in the outbox, inside the caller's
+/// transaction: neither can exist without the change.
+async fn record_change(conn: &impl ConnectionTrait, listing: &Listing, entry: &AuditEntry) -> Result<(), StoreError> {
+    append_audit(conn, entry).await?;
+    outbox::append(conn, vec![change_event(listing, entry)]).await
 }
 
 impl Store {
     pub async fn insert_listing(&self, listing: &Listing, entry: &AuditEntry) -> Result<(), StoreError> {
         let tx = self.write().await?;
         to_model(listing)?.insert(&tx).await?;
-        append_audit(&tx, entry).await?;
+        record_change(&tx, listing, entry).await?;
         tx.commit().await?;
+        self.outbox_committed();
         Ok(())
     }
 
@@ -132,8 +157,15 @@ impl Store {
             if !events.is_empty() {
                 listing_event::Entity::insert_many(events).exec(&tx).await?;
             }
+            // One event per listing (its latest change) is all a consumer needs to catch up.
+            let announced = chunk
+                .iter()
+                .filter_map(|(listing, entries)| entries.last().map(|entry| change_event(listing, entry)))
+                .collect();
+            outbox::append(&tx, announced).await?;
         }
         tx.commit().await?;
+        self.outbox_committed();
         Ok(())
     }
 
@@ -164,9 +196,36 @@ impl Store {
         if result.rows_affected != 1 {
             return Err(StoreError::Stale);
         }
-        append_audit(&tx, entry).await?;
+        record_change(&tx, listing, entry).await?;
         tx.commit().await?;
+        self.outbox_committed();
         Ok(())
+    }
+
+    /// The listings with these ids that exist, in no particular order.
+    pub async fn listings_by_ids(&self, ids: &[ListingId]) -> Result<Vec<Listing>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // Bounded IN lists: SQLite caps bound parameters, and long lists plan badly anywhere.
+        for chunk in ids.chunks(500) {
+            let uuids: Vec<Uuid> = chunk.iter().map(|id| id.as_uuid()).collect();
+            for model in listing::Entity::find().filter(listing::Column::Id.is_in(uuids)).all(&self.db).await? {
+                found.push(from_model(model)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Published listings in id order after `after`: a full scan in pages for `achex reindex`.
+    pub async fn published_listings_after(
+        &self,
+        after: Option<ListingId>,
+        limit: u64,
+    ) -> Result<Vec<Listing>, StoreError> {
+        let mut query = listing::Entity::find().filter(listing::Column::Status.eq(ListingStatus::Published.as_str()));
+        if let Some(after) = after {
+            query = query.filter(listing::Column::Id.gt(after.as_uuid()));
+        }
+        query.order_by_asc(listing::Column::Id).limit(limit).all(&self.db).await?.into_iter().map(from_model).collect()
     }
 
     /// One page of the public catalogue, newest published first.

@@ -4,3 +4,5 @@ pub mod auctions;
 pub mod auth;
 pub mod health;
 pub mod listings;
+pub mod saved_searches;
+pub mod search;
