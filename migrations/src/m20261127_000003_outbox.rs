@@ -208,7 +208,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(NotificationDeliveries::SentAt))
                     .col(timestamp_with_time_zone(NotificationDeliveries::CreatedAt))
                     .primary_key(
-                        Index::create().col(NotificationDeliveries::NotificationId).col(NotificationDeliveries::Channel),
+                        Index::create()
+                            .col(NotificationDeliveries::NotificationId)
+                            .col(NotificationDeliveries::Channel),
                     )
                     .to_owned(),
             )

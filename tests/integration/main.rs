@@ -10,5 +10,6 @@ mod health;
 mod jwt;
 mod lifecycle;
 mod live;
+mod search;
 mod storm;
 mod validation;

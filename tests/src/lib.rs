@@ -6,6 +6,7 @@
 //! DATABASE`). Time is a [`ManualClock`] the test can move. Helpers create the usual actors
 //! (institute staff, enterprise member, reviewer, admin) through the public API.
 
+pub mod smtp_sink;
 pub mod storm;
 
 use achex_api::AppState;
@@ -29,6 +30,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// Which database this app runs on: `sqlite` or `postgres`.
     pub backend: &'static str,
+    /// The outbox indexer keeping this app's search index current.
+    pub indexer: Arc<achex_server::indexer::Indexer>,
     handle: actix_web::dev::ServerHandle,
     _data_dir: Arc<tempfile::TempDir>,
 }
@@ -148,31 +151,46 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
+        let indexer = app.indexer();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { address, client, clock, state, settings, backend, handle, _data_dir: Arc::new(data_dir) }
+        TestApp { address, client, clock, state, settings, backend, indexer, handle, _data_dir: Arc::new(data_dir) }
     }
 
     /// A second server process-equivalent on the same database, data directory and clock: its own
     /// HTTP server, engine and owner tasks, as a second node would have.
     pub async fn spawn_sibling(&self) -> TestApp {
-        let store = open_store(&self.settings).await.expect("open the shared database");
-        let state = build_state(&self.settings, store, Arc::new(self.clock.clone())).await.expect("build state");
-        let app = Application::build(&self.settings, state).expect("bind the sibling server");
+        // Each node keeps its own embedded index (only one process may write an index directory).
+        let mut settings = self.settings.clone();
+        settings.search.dir = self._data_dir.path().join(format!("search-{}", uuid::Uuid::now_v7().simple()));
+        let store = open_store(&settings).await.expect("open the shared database");
+        let state = build_state(&settings, store, Arc::new(self.clock.clone())).await.expect("build state");
+        let app = Application::build(&settings, state).expect("bind the sibling server");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
+        let indexer = app.indexer();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
             client: self.client.clone(),
             clock: self.clock.clone(),
             state,
-            settings: self.settings.clone(),
+            settings,
             backend: self.backend,
+            indexer,
             handle,
             _data_dir: self._data_dir.clone(),
         }
+    }
+
+    /// Waits until every change committed so far is searchable (the indexer reports its position;
+    /// nothing sleeps).
+    pub async fn wait_indexed(&self) {
+        tokio::time::timeout(std::time::Duration::from_secs(30), self.indexer.wait_until_current())
+            .await
+            .expect("the index catches up within 30 s")
+            .expect("the indexer runs");
     }
 
     pub fn url(&self, path: &str) -> String {

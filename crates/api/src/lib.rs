@@ -88,6 +88,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .service(post("/listings/{id}/withdraw", listings::withdraw))
                 .service(get("/listings/{id}/history", listings::history))
                 .service(get("/listings/{id}/similar", search::similar))
+                .service(get("/notifications", notifications::inbox))
+                .service(post("/notifications/read-all", notifications::read_all))
+                .service(post("/notifications/{id}/read", notifications::read))
+                .service(
+                    resource("/notification-preferences")
+                        .route(web::get().to(notifications::get_preferences))
+                        .route(web::put().to(notifications::put_preferences)),
+                )
+                .service(get("/admin/notifications/parked", notifications::parked))
+                .service(post("/admin/notifications/{id}/retry", notifications::retry))
                 .service(get("/search", search::search))
                 .service(get("/search/suggest", search::suggest))
                 .service(

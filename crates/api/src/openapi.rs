@@ -19,6 +19,8 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         auctions::create, auctions::get, auctions::list, auctions::register, auctions::confirm_deposit,
         auctions::bid, auctions::bids, auctions::cancel, auctions::default, auctions::result,
         search::search, search::suggest, search::similar,
+        notifications::inbox, notifications::read, notifications::read_all, notifications::get_preferences,
+        notifications::put_preferences, notifications::parked, notifications::retry,
         saved_searches::create, saved_searches::list, saved_searches::get, saved_searches::delete,
         crate::ws::connect,
         health::healthz, health::readyz, health::metrics,
@@ -29,6 +31,7 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         (name = "listings", description = "Achievements, their review and attachments"),
         (name = "auctions", description = "Competitive bidding: English with proxy bids and soft close, two-phase, sealed, Dutch; live websocket"),
         (name = "search", description = "Chinese and English search with filters and facets, suggestions, similar listings, saved searches"),
+        (name = "notifications", description = "Inbox, preferences; live pushes on the websocket topic `user`"),
         (name = "admin", description = "Platform administration"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -1,4 +1,5 @@
-//! The live channel: one websocket per client, multiplexing topics (`auction:<id>`).
+//! The live channel: one websocket per client, multiplexing topics (`auction:<id>`, and `user`
+//! for the signed-in user's own notifications).
 //!
 //! - On subscribe the client gets a snapshot with its `seq`, then every event in order; with
 //!   `since` it first gets what it missed (or a fresh snapshot when that is too old).
@@ -17,7 +18,7 @@ use crate::routes::auctions::{BidRequest, engine_error, place_bid};
 use crate::state::AppState;
 use achex_bidding_engine::Event;
 use achex_bidding_engine::engine::Engine;
-use achex_core::{AuctionId, Clock};
+use achex_core::{AuctionId, Clock, UserId};
 use achex_store::User;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -48,11 +49,16 @@ pub struct Encoded {
     pub text: Arc<str>,
 }
 
-/// Per-lot relays from the engine to the websockets.
+/// Per-lot relays from the engine to the websockets, and each connected user's channel.
 #[derive(Debug, Default)]
 pub struct Hub {
     relays: Mutex<HashMap<AuctionId, broadcast::Sender<Encoded>>>,
+    users: std::sync::Mutex<HashMap<UserId, broadcast::Sender<Arc<str>>>>,
 }
+
+/// Messages a user channel may hold for a slow connection before it is dropped (it resyncs from
+/// the inbox).
+const USER_CHANNEL_CAPACITY: usize = 256;
 
 fn event_message(auction: AuctionId, event: &Event, now: chrono::DateTime<chrono::Utc>) -> String {
     json!({
@@ -66,6 +72,34 @@ fn event_message(auction: AuctionId, event: &Event, now: chrono::DateTime<chrono
 }
 
 impl Hub {
+    /// Sends `text` to every connection of `user` that subscribed to `user`. Returns how many
+    /// connections it reached (none is normal: the inbox keeps everything).
+    pub fn publish_to_user(&self, user: UserId, text: Arc<str>) -> usize {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        match users.get(&user) {
+            Some(sender) => match sender.send(text) {
+                Ok(n) => n,
+                Err(_) => {
+                    users.remove(&user);
+                    0
+                }
+            },
+            None => 0,
+        }
+    }
+
+    fn subscribe_user(&self, user: UserId) -> broadcast::Receiver<Arc<str>> {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        match users.get(&user) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(USER_CHANNEL_CAPACITY);
+                users.insert(user, sender);
+                receiver
+            }
+        }
+    }
+
     /// A receiver of the lot's encoded events. The relay is subscribed to the engine before this
     /// returns, so any snapshot taken afterwards is followed by every later event.
     pub async fn subscribe(
@@ -204,6 +238,7 @@ async fn run(
     let (out, mut outbox) = mpsc::channel::<Arc<str>>(OUTBOX_CAPACITY);
     let (slow_tx, mut slow_rx) = mpsc::channel::<()>(1);
     let mut topics: HashMap<AuctionId, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut user_topic: Option<tokio::task::JoinHandle<()>> = None;
     let bids = Arc::new(Semaphore::new(BIDS_IN_FLIGHT));
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = tokio::time::Instant::now();
@@ -252,11 +287,21 @@ async fn run(
                         Err(e) => Some(api_error_message(&state, &e, json!({}))),
                     },
                     Ok(ClientMessage::Unsubscribe { topic }) => {
+                        if topic == USER_TOPIC && let Some(handle) = user_topic.take() { handle.abort(); }
                         if let Some(handle) = parse_topic(&topic).and_then(|id| topics.remove(&id)) { handle.abort(); }
                         Some(json!({ "type": "unsubscribed", "topic": topic, "server_time": state.clock.now() }).to_string())
                     }
+                    Ok(ClientMessage::Subscribe { topic, .. }) if topic == USER_TOPIC => match &user {
+                        None => Some(error_message(&state, "authentication_required", "send {\"type\":\"auth\"} first", json!({ "topic": topic }))),
+                        Some(me) => {
+                            if let Some(old) = user_topic.take() { old.abort(); }
+                            user_topic = Some(forward_user(&state, me.id, out.clone(), slow_tx.clone()));
+                            let unread = state.store.unread_count(me.id).await.unwrap_or(0);
+                            Some(json!({ "type": "subscribed", "topic": USER_TOPIC, "unread": unread, "server_time": state.clock.now() }).to_string())
+                        }
+                    },
                     Ok(ClientMessage::Subscribe { topic, since }) => match parse_topic(&topic) {
-                        None => Some(error_message(&state, "unknown_topic", "topics are auction:<id>", json!({ "topic": topic }))),
+                        None => Some(error_message(&state, "unknown_topic", "topics are auction:<id> and user", json!({ "topic": topic }))),
                         Some(_) if topics.len() >= MAX_TOPICS => Some(error_message(&state, "too_many_topics", "unsubscribe from something first", json!({}))),
                         Some(auction) => match subscribe(&state, auction, since, out.clone(), slow_tx.clone()).await {
                             Ok(handle) => { if let Some(old) = topics.insert(auction, handle) { old.abort(); } None }
@@ -294,6 +339,9 @@ async fn run(
         }
     };
     return_cleanup(&mut topics);
+    if let Some(handle) = user_topic.take() {
+        handle.abort();
+    }
     let reason = match shutdown {
         Shutdown::Slow => Some(CloseReason { code: CloseCode::Policy, description: Some("slow_consumer".into()) }),
         Shutdown::Normal => None,
@@ -305,6 +353,36 @@ fn return_cleanup(topics: &mut HashMap<AuctionId, tokio::task::JoinHandle<()>>) 
     for (_, handle) in topics.drain() {
         handle.abort();
     }
+}
+
+/// The signed-in user's own notifications.
+const USER_TOPIC: &str = "user";
+
+/// Forwards the user's notifications to this connection until it closes.
+fn forward_user(
+    state: &Arc<AppState>,
+    user: UserId,
+    out: mpsc::Sender<Arc<str>>,
+    slow: mpsc::Sender<()>,
+) -> tokio::task::JoinHandle<()> {
+    let mut receiver = state.hub.subscribe_user(user);
+    actix_web::rt::spawn(async move {
+        loop {
+            match receiver.recv().await {
+                Ok(text) => {
+                    if out.try_send(text).is_err() {
+                        let _ = slow.try_send(());
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let _ = slow.try_send(());
+                    break;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
 }
 
 fn parse_topic(topic: &str) -> Option<AuctionId> {

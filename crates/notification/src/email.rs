@@ -51,7 +51,8 @@ pub struct Sender(Mailbox);
 
 impl Sender {
     pub fn new(name: Option<String>, address: &str) -> Result<Self, MailConfigError> {
-        let address = address.trim().parse().map_err(|e| MailConfigError::InvalidSender(format!("{address:?}: {e}")))?;
+        let address =
+            address.trim().parse().map_err(|e| MailConfigError::InvalidSender(format!("{address:?}: {e}")))?;
         Ok(Self(Mailbox::new(name.filter(|n| !n.trim().is_empty()), address)))
     }
 

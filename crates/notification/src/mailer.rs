@@ -123,9 +123,10 @@ mod tests {
 
     #[test]
     fn mail_config_reads_from_toml_shaped_json_and_hides_the_password() {
-        let config: MailConfig =
-            serde_json::from_value(serde_json::json!({"transport": "smtp", "url": "smtps://bot:s3cret@mail.example.com"}))
-                .unwrap();
+        let config: MailConfig = serde_json::from_value(
+            serde_json::json!({"transport": "smtp", "url": "smtps://bot:s3cret@mail.example.com"}),
+        )
+        .unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("mail.example.com"), "{shown}");

@@ -12,7 +12,7 @@
 //! ```
 
 use crate::kinds::NotificationKind;
-use achex_core::{AuctionId, LangText, ListingId, Money};
+use achex_core::{AuctionId, LangText, ListingId, Money, SavedSearchId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -80,12 +80,12 @@ pub enum NotificationPayload {
         reason: String,
     },
     SavedSearchMatch {
-        saved_search_id: Uuid,
+        saved_search_id: SavedSearchId,
         saved_search_name: String,
         listings: Vec<MatchedListing>,
     },
     SavedSearchDigest {
-        saved_search_id: Uuid,
+        saved_search_id: SavedSearchId,
         saved_search_name: String,
         listings: Vec<MatchedListing>,
     },
@@ -152,7 +152,10 @@ pub(crate) mod samples {
     }
 
     pub fn title() -> LangText {
-        LangText { zh: Some("锂电池正极材料制备方法".into()), en: Some("Cathode material for lithium batteries".into()) }
+        LangText {
+            zh: Some("锂电池正极材料制备方法".into()),
+            en: Some("Cathode material for lithium batteries".into()),
+        }
     }
 
     pub fn all() -> Vec<NotificationPayload> {
@@ -173,8 +176,16 @@ pub(crate) mod samples {
                 leader_code: Some("B-03".into()),
                 ends_at: at(2026, 11, 20, 10, 0),
             },
-            NotificationPayload::AuctionStarting { auction_id, listing_title: title(), starts_at: at(2026, 11, 20, 2, 0) },
-            NotificationPayload::AuctionEndingSoon { auction_id, listing_title: title(), ends_at: at(2026, 11, 20, 10, 0) },
+            NotificationPayload::AuctionStarting {
+                auction_id,
+                listing_title: title(),
+                starts_at: at(2026, 11, 20, 2, 0),
+            },
+            NotificationPayload::AuctionEndingSoon {
+                auction_id,
+                listing_title: title(),
+                ends_at: at(2026, 11, 20, 10, 0),
+            },
             NotificationPayload::AuctionWon { auction_id, listing_title: title(), price: Money::cny(88_000_000) },
             NotificationPayload::AuctionLost { auction_id, listing_title: title(), final_price: None },
             NotificationPayload::DepositConfirmed {
@@ -191,12 +202,12 @@ pub(crate) mod samples {
                 reason: "请补充专利证书扫描件".into(),
             },
             NotificationPayload::SavedSearchMatch {
-                saved_search_id: event,
+                saved_search_id: SavedSearchId::new(),
                 saved_search_name: "电池".into(),
                 listings: listings[..1].to_vec(),
             },
             NotificationPayload::SavedSearchDigest {
-                saved_search_id: event,
+                saved_search_id: SavedSearchId::new(),
                 saved_search_name: "Batteries".into(),
                 listings,
             },
@@ -206,11 +217,7 @@ pub(crate) mod samples {
                 meeting_request_id: Uuid::now_v7(),
                 requester: "宁德新能源科技有限公司".into(),
             },
-            NotificationPayload::AgendaPublished {
-                matchmaking_event_id: event,
-                event_name,
-                stage: AgendaStage::Final,
-            },
+            NotificationPayload::AgendaPublished { matchmaking_event_id: event, event_name, stage: AgendaStage::Final },
         ]
     }
 }

@@ -203,7 +203,9 @@ mod tests {
         assert!(message.contains("outbid, auction_starting, auction_ending_soon"), "{message}");
 
         let input: PreferencesInput = serde_json::from_value(json!({"outbidd": {}})).unwrap();
-        assert!(matches!(Preferences::try_from(input), Err(PreferencesError::UnknownKind(UnknownKind { given })) if given == "outbidd"));
+        assert!(
+            matches!(Preferences::try_from(input), Err(PreferencesError::UnknownKind(UnknownKind { given })) if given == "outbidd")
+        );
     }
 
     #[test]

@@ -326,7 +326,9 @@ fn letter(payload: &NotificationPayload, lang: Lang) -> Letter {
                 vec![match lang {
                     Lang::Zh => format!("审核人员退回了「{full}」，请根据以下意见修改后重新提交。"),
                     Lang::En => {
-                        format!("A reviewer sent “{full}” back. Please revise it as explained below and submit it again.")
+                        format!(
+                            "A reviewer sent “{full}” back. Please revise it as explained below and submit it again."
+                        )
                     }
                 }],
                 (tr(lang, "修改成果", "Edit the listing").to_owned(), format!("/listings/{listing_id}")),
@@ -400,7 +402,9 @@ fn letter(payload: &NotificationPayload, lang: Lang) -> Letter {
                 },
                 tr(lang, "您收到一个洽谈请求", "You have a meeting request"),
                 vec![match lang {
-                    Lang::Zh => format!("{requester} 希望在「{event}」期间与您安排一次洽谈。请在网站上接受或拒绝该请求。"),
+                    Lang::Zh => {
+                        format!("{requester} 希望在「{event}」期间与您安排一次洽谈。请在网站上接受或拒绝该请求。")
+                    }
                     Lang::En => format!(
                         "{requester} would like to meet you during {event}. Accept or decline the request on the website."
                     ),

@@ -116,8 +116,12 @@ mod tests {
 
     #[test]
     fn huge_exponents_saturate_at_the_cap() {
-        let policy =
-            RetryPolicy { base: Duration::from_secs(1), factor: 10, max_delay: Duration::from_secs(60), max_attempts: 500 };
+        let policy = RetryPolicy {
+            base: Duration::from_secs(1),
+            factor: 10,
+            max_delay: Duration::from_secs(60),
+            max_attempts: 500,
+        };
         let delay = policy.next_attempt_after(400, event(3)).unwrap();
         assert!(delay <= Duration::from_secs(60) && delay >= Duration::from_secs(45), "{delay:?}");
     }

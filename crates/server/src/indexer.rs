@@ -11,13 +11,13 @@
 //! (delete the index and the position goes with it, so the next start rebuilds), in memory for an
 //! in-memory index, and in the database's consumer table for a shared Meilisearch index.
 
-use prometheus_client::metrics::histogram::Histogram;
 use achex_core::{ListingId, OrganizationId};
 use achex_listing::{Listing, ListingStatus};
 use achex_search::{AuctionState, ListingDocument, SearchIndex};
 use achex_store::{AuctionRow, Store, Topic};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,12 +61,7 @@ impl std::fmt::Debug for Indexer {
 }
 
 impl Indexer {
-    pub fn new(
-        store: Store,
-        index: Arc<dyn SearchIndex>,
-        positions: PositionStore,
-        lag: Option<Histogram>,
-    ) -> Indexer {
+    pub fn new(store: Store, index: Arc<dyn SearchIndex>, positions: PositionStore, lag: Option<Histogram>) -> Indexer {
         Indexer { store, index, positions, applied: watch::Sender::new(None), round: Mutex::new(()), lag }
     }
 

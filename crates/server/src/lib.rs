@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod demo;
 pub mod indexer;
+pub mod notify;
 pub mod reindex;
 pub mod seed;
 pub mod settings;

@@ -1,8 +1,8 @@
 //! `achex reindex`: rebuilds the search index from the database with a progress bar.
 
+use crate::indexer::Indexer;
 use crate::settings::{SearchBackendKind, Settings};
 use crate::startup::{index_positions, open_search};
-use crate::indexer::Indexer;
 use achex_store::Store;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};

@@ -43,6 +43,8 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub log: LogSettings,
     pub search: SearchSettings,
+    pub mail: MailSettings,
+    pub notifications: NotificationSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +114,36 @@ pub struct SearchSettings {
     pub index: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub dir: PathBuf,
+    pub smtp_url: Secret,
+    pub from_name: String,
+    pub from_address: String,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    pub enabled: bool,
+    pub ending_soon_minutes: i64,
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    pub digest_hour_utc: u32,
+    pub senders: usize,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -151,6 +183,11 @@ impl Settings {
     /// Where the embedded search index lives: the configured directory or `<data.dir>/search`.
     pub fn search_dir(&self) -> PathBuf {
         if self.search.dir.as_os_str().is_empty() { self.data.dir.join("search") } else { self.search.dir.clone() }
+    }
+
+    /// Where the file mail transport writes: the configured directory or `<data.dir>/outbox`.
+    pub fn mail_dir(&self) -> PathBuf {
+        if self.mail.dir.as_os_str().is_empty() { self.data.dir.join("outbox") } else { self.mail.dir.clone() }
     }
 
     /// The database URL: the configured one, or SQLite inside the data directory.

@@ -2,7 +2,8 @@
 //! concrete type.
 
 use crate::indexer::{Indexer, PositionStore};
-use crate::settings::{SearchBackendKind, Settings};
+use crate::notify::{Notifier, NotifyConfig};
+use crate::settings::{MailTransport, SearchBackendKind, Settings};
 use achex_api::auth::{PasswordHasher, TokenService};
 use achex_api::files::BlobStore;
 use achex_api::metrics::Metrics;
@@ -12,6 +13,7 @@ use achex_api::{AppState, middleware_from_fn, record_metrics};
 use achex_bidding_engine::engine::{Engine, EngineConfig};
 use achex_core::Clock;
 use achex_listing::ListingStatus;
+use achex_notification::{MailConfig, Mailer, RetryPolicy, Sender, mailer_from_config};
 use achex_search::{Backend, SearchIndex};
 use achex_store::Store;
 use actix_web::dev::Server;
@@ -124,12 +126,16 @@ pub async fn open_search(settings: &Settings) -> anyhow::Result<Arc<dyn SearchIn
         },
     };
     if let Backend::Embedded { dir: Some(dir) } = &backend {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the search directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the search directory {}", dir.display()))?;
     }
     match achex_search::open(backend).await {
         Ok(index) => Ok(index),
         Err(achex_search::SearchError::SchemaMismatch) => {
-            bail!("the search index was built by another version; run `achex reindex` (or delete {})", settings.search_dir().display())
+            bail!(
+                "the search index was built by another version; run `achex reindex` (or delete {})",
+                settings.search_dir().display()
+            )
         }
         Err(e) => Err(e).context("cannot open the search index (check search.* / ACHEX__SEARCH__*)"),
     }
@@ -139,7 +145,38 @@ pub async fn open_search(settings: &Settings) -> anyhow::Result<Arc<dyn SearchIn
 pub fn index_positions(settings: &Settings) -> PositionStore {
     match settings.search.backend {
         SearchBackendKind::Embedded => PositionStore::File(settings.search_dir().join("outbox-position")),
-        SearchBackendKind::Meilisearch => PositionStore::Database(format!("search:meilisearch:{}", settings.search.index)),
+        SearchBackendKind::Meilisearch => {
+            PositionStore::Database(format!("search:meilisearch:{}", settings.search.index))
+        }
+    }
+}
+
+/// The configured mail transport: a file outbox by default, SMTP when asked.
+pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let mail = &settings.mail;
+    let from = Sender::new(Some(mail.from_name.clone()).filter(|n| !n.is_empty()), &mail.from_address)
+        .map_err(|e| anyhow::anyhow!("mail.from_address: {e}"))?;
+    let config = match mail.transport {
+        MailTransport::File => MailConfig::File { dir: settings.mail_dir() },
+        MailTransport::Smtp => MailConfig::Smtp { url: mail.smtp_url.expose().to_owned() },
+    };
+    mailer_from_config(&config, from).map_err(|e| anyhow::anyhow!("mail settings: {e}"))
+}
+
+pub fn notify_config(settings: &Settings) -> NotifyConfig {
+    let n = &settings.notifications;
+    NotifyConfig {
+        base_url: settings.mail.base_url.trim_end_matches('/').to_owned(),
+        retry: RetryPolicy {
+            base: std::time::Duration::from_secs(n.retry_base_secs),
+            factor: 2,
+            max_delay: std::time::Duration::from_secs(n.retry_max_secs.max(n.retry_base_secs)),
+            max_attempts: n.max_attempts.max(1),
+        },
+        ending_soon: Duration::minutes(n.ending_soon_minutes),
+        digest_hour: n.digest_hour_utc.min(23),
+        senders: n.senders.max(1),
+        lease: Duration::seconds(60),
     }
 }
 
@@ -149,7 +186,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     indexer: Arc<Indexer>,
-    stop_indexer: tokio::sync::watch::Sender<bool>,
+    notifier: Option<Arc<Notifier>>,
+    stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -177,9 +215,22 @@ impl Application {
             index_positions(settings),
             Some(state.metrics.commit_to_searchable.clone()),
         ));
-        let (stop_indexer, stopped) = tokio::sync::watch::channel(false);
-        indexer.clone().spawn(stopped);
-        Ok(Application { port, server: server.run(), state, indexer, stop_indexer })
+        let (stop_background, stopped) = tokio::sync::watch::channel(false);
+        indexer.clone().spawn(stopped.clone());
+        let notifier = if settings.notifications.enabled {
+            let notifier =
+                Arc::new(Notifier::new(state.clone(), mailer(settings)?, indexer.clone(), notify_config(settings)));
+            notifier.clone().spawn(stopped);
+            Some(notifier)
+        } else {
+            None
+        };
+        Ok(Application { port, server: server.run(), state, indexer, notifier, stop_background })
+    }
+
+    /// The notification dispatcher, when this process runs one.
+    pub fn notifier(&self) -> Option<Arc<Notifier>> {
+        self.notifier.clone()
     }
 
     /// The outbox indexer (tests wait on it; `reindex` drives it).
@@ -205,7 +256,7 @@ impl Application {
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let _ = self.stop_indexer.send(true);
+        let _ = self.stop_background.send(true);
         served
     }
 

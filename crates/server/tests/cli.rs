@@ -120,3 +120,39 @@ fn environment_variables_override_configuration_files() {
     // max_connections = 0 cannot open a pool; the environment's value must win over the file's.
     run(achex(data.path(), config.path()).env("ACHEX__DATABASE__MAX_CONNECTIONS", "3").arg("migrate"));
 }
+
+#[test]
+fn reindex_rebuilds_the_index_and_reports_progress() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let out = run(achex(data.path(), config.path()).args(["seed", "--demo"]));
+    assert!(out.contains("Seeded 40 published demo listings"), "{out}");
+
+    let output = achex(data.path(), config.path()).arg("reindex").output().expect("achex runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "reindex failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Indexed 40 public listings."), "{stdout}");
+    // Not a terminal: one progress line per tenth of the work, from the start to the end.
+    assert!(stderr.contains("reindex: 0/40 listings") && stderr.contains("reindex: 40/40 listings"), "{stderr}");
+
+    // The rebuilt index is what a server started afterwards searches.
+    let mut server = achex(data.path(), config.path())
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let banner = lines.next().expect("the server prints its address").unwrap();
+    let port: u16 = banner
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    let (status, body) = http_get(port, "/api/v1/search?per_page=1");
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"total\":40"), "{body}");
+}

@@ -190,8 +190,15 @@ impl Store {
 
     /// Every accepted command of a lot, in order.
     pub async fn auction_log(&self, id: AuctionId) -> Result<Vec<LogEntry>, StoreError> {
+        self.auction_log_between(id, 1, u64::MAX).await
+    }
+
+    /// The log entries with `from <= index <= to`, in order.
+    pub async fn auction_log_between(&self, id: AuctionId, from: u64, to: u64) -> Result<Vec<LogEntry>, StoreError> {
         auction_log::Entity::find()
             .filter(auction_log::Column::AuctionId.eq(id.as_uuid()))
+            .filter(auction_log::Column::Idx.gte(from.min(i64::MAX as u64) as i64))
+            .filter(auction_log::Column::Idx.lte(to.min(i64::MAX as u64) as i64))
             .order_by_asc(auction_log::Column::Idx)
             .all(&self.db)
             .await?

@@ -11,6 +11,7 @@ mod connection;
 mod entity;
 mod error;
 mod listings;
+mod notifications;
 mod outbox;
 mod probe;
 mod saved_searches;
@@ -22,6 +23,9 @@ pub use auctions::{AuctionPhase, AuctionRow, Deal};
 pub use connection::{Durability, Store};
 pub use error::StoreError;
 pub use listings::{ListingFilter, ListingPage, PublicCursor};
+pub use notifications::{
+    DueDelivery, InboxCursor, NewNotification, ParkedDelivery, StoredNotification, notification_id,
+};
 pub use outbox::{OutboxEvent, Topic};
 pub use saved_searches::SavedSearch;
 pub use tokens::RefreshToken;

@@ -228,6 +228,19 @@ impl Store {
         query.order_by_asc(listing::Column::Id).limit(limit).all(&self.db).await?.into_iter().map(from_model).collect()
     }
 
+    /// When the most recent publication happened (saved-search alerts skip work when it has not
+    /// moved).
+    pub async fn newest_publication(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let newest: Option<Option<DateTime<Utc>>> = listing::Entity::find()
+            .select_only()
+            .column_as(listing::Column::PublishedAt.max(), "newest")
+            .filter(listing::Column::Status.eq(ListingStatus::Published.as_str()))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(newest.flatten())
+    }
+
     /// One page of the public catalogue, newest published first.
     pub async fn published_listings(
         &self,

@@ -16,10 +16,7 @@ use crate::entity::{outbox, outbox_consumer};
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 /// What an outbox event is about.
@@ -103,7 +100,7 @@ pub(crate) async fn append(conn: &impl ConnectionTrait, events: Vec<NewEvent>) -
     Ok(())
 }
 
-fn event(m: outbox::Model) -> Result<OutboxEvent, StoreError> {
+pub(crate) fn event(m: outbox::Model) -> Result<OutboxEvent, StoreError> {
     Ok(OutboxEvent {
         position: m.id,
         event_id: m.event_id,

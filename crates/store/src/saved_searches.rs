@@ -42,8 +42,10 @@ impl Store {
     /// write transaction, so concurrent requests cannot overshoot.
     pub async fn insert_saved_search(&self, search: &SavedSearch, max_per_user: u64) -> Result<(), StoreError> {
         let tx = self.write().await?;
-        let existing =
-            saved_search::Entity::find().filter(saved_search::Column::UserId.eq(search.user_id.as_uuid())).count(&tx).await?;
+        let existing = saved_search::Entity::find()
+            .filter(saved_search::Column::UserId.eq(search.user_id.as_uuid()))
+            .count(&tx)
+            .await?;
         if existing >= max_per_user {
             return Err(StoreError::Duplicate("saved_search_limit"));
         }

@@ -4,5 +4,6 @@ pub mod auctions;
 pub mod auth;
 pub mod health;
 pub mod listings;
+pub mod notifications;
 pub mod saved_searches;
 pub mod search;

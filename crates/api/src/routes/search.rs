@@ -85,11 +85,7 @@ where
     match text.parse::<T>() {
         Ok(n) if range.contains(&n) => Some(n),
         _ => {
-            errors.add(
-                field,
-                "out_of_range",
-                format!("a whole number from {} to {}", range.start(), range.end()),
-            );
+            errors.add(field, "out_of_range", format!("a whole number from {} to {}", range.start(), range.end()));
             None
         }
     }

@@ -46,7 +46,7 @@ impl Mailer for FileOutbox {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let target = self.path_for(email.event_id, email.to.user_id);
         // A redelivery finds the file and stops before doing any work.
-        if target.exists() {
+        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
             return Ok(());
         }
         let bytes = build_message(email, &self.from, Utc::now())?.formatted();

@@ -199,10 +199,15 @@ mod tests {
     async fn a_refused_connection_is_a_transient_failure() {
         // Bind then drop a listener: nothing listens on that port any more.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mailer = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "n@achex.example".parse().unwrap()).unwrap();
+        let mailer =
+            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "n@achex.example".parse().unwrap()).unwrap();
         let email = crate::OutgoingEmail {
             event_id: uuid::Uuid::now_v7(),
-            to: crate::Recipient { user_id: achex_core::UserId::new(), name: String::new(), address: "a@b.example".into() },
+            to: crate::Recipient {
+                user_id: achex_core::UserId::new(),
+                name: String::new(),
+                address: "a@b.example".into(),
+            },
             lang: achex_core::Lang::En,
             rendered: crate::render(&crate::payload::samples::all()[0], achex_core::Lang::En, "http://localhost"),
         };

@@ -72,7 +72,8 @@ pub fn escape_html(text: &str) -> String {
 /// titles: line breaks and other control characters become spaces (a subject must never carry a
 /// line break into the header block), runs of spaces collapse, and a cut is marked with `…`.
 pub fn one_line(text: &str, max_chars: usize) -> String {
-    let cleaned: Vec<&str> = text.split(|c: char| c.is_control() || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+    let cleaned: Vec<&str> =
+        text.split(|c: char| c.is_control() || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
     let joined = cleaned.join(" ");
     if joined.chars().count() <= max_chars {
         return joined;

@@ -37,6 +37,8 @@ struct Chrome {
     colon: &'static str,
     /// Between two sentences: Chinese runs them together, English leaves a space.
     space: &'static str,
+    /// Latin fonts first for English: CJK fonts draw quotes and apostrophes full-width.
+    fonts: &'static str,
     html_lang: &'static str,
     automatic: &'static str,
     why: &'static str,
@@ -49,6 +51,7 @@ fn chrome(lang: Lang) -> Chrome {
             brand: "achex 成果交易所",
             colon: "：",
             space: "",
+            fonts: "-apple-system,'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC','Segoe UI',Arial,sans-serif",
             html_lang: "zh-CN",
             automatic: "此邮件由系统自动发送，请勿直接回复。",
             why: "您收到这封邮件，是因为您的 achex 账户开启了此类通知。",
@@ -58,6 +61,7 @@ fn chrome(lang: Lang) -> Chrome {
             brand: "achex · the achievement exchange",
             colon: ": ",
             space: " ",
+            fonts: "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,'Liberation Sans','DejaVu Sans','PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif",
             html_lang: "en",
             automatic: "This message was sent automatically; replies to it are not read.",
             why: "You receive this e-mail because this kind of notification is turned on for your achex account.",
@@ -137,7 +141,7 @@ impl Letter {
                 let _ = write!(
                     body,
                     concat!(
-                        r#"<tr><td style="padding:8px 12px 8px 0;border-top:1px solid #e5e7eb;color:#6b7280;white-space:nowrap;vertical-align:top;">{}</td>"#,
+                        r#"<tr><td style="width:1%;padding:8px 24px 8px 0;border-top:1px solid #e5e7eb;color:#6b7280;white-space:nowrap;vertical-align:top;">{}</td>"#,
                         r#"<td style="padding:8px 0;border-top:1px solid #e5e7eb;color:#111827;font-weight:600;">{}</td></tr>"#
                     ),
                     e(label),
@@ -192,7 +196,7 @@ impl Letter {
                 r#"<body style="margin:0;padding:0;background:#f3f4f6;">"#,
                 r#"<table role="presentation" width="100%" cellspacing="0" cellpadding="0" style="background:#f3f4f6;"><tr><td align="center" style="padding:24px 12px;">"#,
                 r#"<table role="presentation" width="100%" cellspacing="0" cellpadding="0" style="max-width:600px;background:#ffffff;border-radius:8px;"#,
-                r#"font-family:-apple-system,'Segoe UI','PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',Arial,sans-serif;font-size:15px;line-height:24px;color:#374151;">"#,
+                r#"font-family:{fonts};font-size:15px;line-height:24px;color:#374151;">"#,
                 r#"<tr><td style="padding:16px 32px;border-bottom:1px solid #e5e7eb;font-weight:700;color:#1d4ed8;">{brand}</td></tr>"#,
                 "\n",
                 r#"<tr><td style="padding:28px 32px 20px;">{body}</td></tr>"#,
@@ -202,6 +206,7 @@ impl Letter {
                 "</table></td></tr></table></body></html>\n"
             ),
             lang = chrome.html_lang,
+            fonts = chrome.fonts,
             title = e(&self.subject),
             brand = e(chrome.brand),
             body = body,

@@ -84,7 +84,7 @@ fn user_text_is_escaped_in_the_html_part() {
             reason: attack.into(),
         },
         NotificationPayload::SavedSearchMatch {
-            saved_search_id: uuid::Uuid::now_v7(),
+            saved_search_id: achex_core::SavedSearchId::new(),
             saved_search_name: attack.into(),
             listings: vec![crate::MatchedListing { listing_id: ListingId::new(), title: LangText::zh(attack) }],
         },
@@ -164,7 +164,7 @@ fn a_digest_lists_twenty_listings_and_counts_the_rest() {
         .map(|i| crate::MatchedListing { listing_id: ListingId::new(), title: LangText::en(format!("Listing {i}")) })
         .collect();
     let payload = NotificationPayload::SavedSearchDigest {
-        saved_search_id: uuid::Uuid::now_v7(),
+        saved_search_id: achex_core::SavedSearchId::new(),
         saved_search_name: "Sensors".into(),
         listings,
     };
@@ -189,16 +189,4 @@ fn a_lost_auction_without_a_sale_says_so() {
     let rendered = render(payload, Lang::En, BASE);
     assert!(rendered.text.contains("has closed without a sale"), "{}", rendered.text);
     assert!(!rendered.text.contains("Final price"));
-}
-
-#[test]
-fn zz_dump_samples() {
-    std::fs::create_dir_all("/tmp/render_out").unwrap();
-    for (i, payload) in samples::all().iter().enumerate() {
-        for lang in [Lang::Zh, Lang::En] {
-            let r = render(payload, lang, BASE);
-            std::fs::write(format!("/tmp/render_out/{i:02}-{}-{:?}.html", payload.kind(), lang), &r.html).unwrap();
-            std::fs::write(format!("/tmp/render_out/{i:02}-{}-{:?}.txt", payload.kind(), lang), format!("Subject: {}\nTitle: {}\nLink: {}\n\n{}", r.subject, r.title, r.link, r.text)).unwrap();
-        }
-    }
 }

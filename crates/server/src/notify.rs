@@ -1,0 +1,702 @@
+//! The notification dispatcher: turns committed events into what people hear.
+//!
+//! Three loops, each safe to run in several processes at once:
+//! - **fan-out** reads outbox events no one has processed, derives who must hear what (outbid,
+//!   deposit confirmed, lot opening, won or lost, listing approved or rejected), and writes the
+//!   inbox rows, the e-mail deliveries and the "processed" mark in one transaction. Every row's
+//!   key is derived from the event, so two processes deriving the same event write it once; the
+//!   live channel is pushed after the commit.
+//! - **e-mail** claims due deliveries with a lease, renders them in the recipient's language and
+//!   sends them; failures retry with exponential backoff and are parked after the last attempt.
+//! - **clock work**: "ending soon" reminders (once per lot and person, by the server's clock) and
+//!   saved-search alerts (immediate, or a daily digest).
+
+use crate::indexer::Indexer;
+use achex_api::AppState;
+use achex_api::routes::notifications::{live_message, notification_view, preferences_of};
+use achex_api::routes::search::SearchParams;
+use achex_bidding_engine::engine::LogEntry;
+use achex_bidding_engine::{Command, EventKind, Outcome, Status};
+use achex_core::{AuctionId, LangText, ListingId, Money, NotificationId, UserId};
+use achex_listing::ListingStatus;
+use achex_notification::{
+    Channel, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Recipient, RetryPolicy,
+    render,
+};
+use achex_search::Sort;
+use achex_store::{DueDelivery, NewNotification, OutboxEvent, SavedSearch, StoreError, Topic};
+use actix_web::web;
+use anyhow::Context;
+use chrono::{DateTime, Duration, Timelike, Utc};
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::{Mutex, Notify, watch};
+use uuid::Uuid;
+
+/// What the dispatcher needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Public address of the web client, for links in e-mails.
+    pub base_url: String,
+    pub retry: RetryPolicy,
+    /// How long before a lot's end its bidders are reminded.
+    pub ending_soon: Duration,
+    /// Hour (UTC) of the daily saved-search digest.
+    pub digest_hour: u32,
+    /// E-mails sent concurrently.
+    pub senders: usize,
+    /// How long a sender holds a claimed delivery before another may retry it.
+    pub lease: Duration,
+}
+
+/// What the dispatcher remembers of a lot between events: who hides behind each bidder code, who
+/// leads, and each bidder's latest maximum. Rebuilt from the log after a restart.
+#[derive(Debug, Default)]
+struct LotMemory {
+    /// Log entries up to this index have been taken into account.
+    seen: u64,
+    listing: Option<ListingId>,
+    title: LangText,
+    bidders: HashMap<String, UserId>,
+    leader: Option<String>,
+    max: HashMap<UserId, Money>,
+    ends_at: Option<DateTime<Utc>>,
+}
+
+pub struct Notifier {
+    state: web::Data<AppState>,
+    mailer: Arc<dyn Mailer>,
+    indexer: Arc<Indexer>,
+    config: NotifyConfig,
+    lots: Mutex<HashMap<AuctionId, LotMemory>>,
+    mail_due: Notify,
+    /// Saved-search watermark: the newest publication already matched (in memory, per process).
+    newest_published_seen: Mutex<Option<DateTime<Utc>>>,
+    /// Lots whose "ending soon" reminders are stored (the database deduplicates anyway; this
+    /// saves reading their logs every round).
+    reminded: Mutex<HashSet<AuctionId>>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// A stable id for something derived from an event (`parts` tell the derivations apart), so
+/// deriving it again gives the same id.
+fn derived_id(parts: &[&[u8]]) -> Uuid {
+    let mut name = Vec::new();
+    for part in parts {
+        name.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        name.extend_from_slice(part);
+    }
+    Uuid::new_v5(&DERIVED_NAMESPACE, &name)
+}
+
+const DERIVED_NAMESPACE: Uuid = Uuid::from_u128(0x6163_6865_785f_6e6f_7469_6679_5f76_3101);
+
+impl Notifier {
+    pub fn new(
+        state: web::Data<AppState>,
+        mailer: Arc<dyn Mailer>,
+        indexer: Arc<Indexer>,
+        config: NotifyConfig,
+    ) -> Notifier {
+        Notifier {
+            state,
+            mailer,
+            indexer,
+            config,
+            lots: Mutex::new(HashMap::new()),
+            mail_due: Notify::new(),
+            newest_published_seen: Mutex::new(None),
+            reminded: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Fan-out
+
+    /// Processes the outbox events nobody has processed yet. Returns how many.
+    pub async fn fan_out_once(&self) -> anyhow::Result<usize> {
+        let events = self.state.store.unprocessed_outbox(500).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut derived = Vec::new();
+        for event in &events {
+            derived.extend(self.derive(event).await.with_context(|| format!("outbox event {}", event.position))?);
+        }
+        let notifications = self.with_channels(derived).await?;
+        let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
+        let fresh = self.state.store.record_fan_out(&positions, &notifications, self.now()).await?;
+        self.after_commit(&notifications, &fresh).await;
+        Ok(events.len())
+    }
+
+    /// Decides the e-mail channel from each recipient's preferences.
+    async fn with_channels(
+        &self,
+        derived: Vec<(UserId, NotificationPayload, Uuid)>,
+    ) -> anyhow::Result<Vec<NewNotification>> {
+        let mut preferences = HashMap::new();
+        let mut out = Vec::with_capacity(derived.len());
+        let now = self.now();
+        for (user, payload, event_id) in derived {
+            if !preferences.contains_key(&user) {
+                preferences.insert(user, preferences_of(&self.state, user).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+            }
+            let kind = payload.kind();
+            out.push(NewNotification {
+                event_id,
+                user_id: user,
+                kind: kind.as_str().to_owned(),
+                payload: serde_json::to_value(&payload)?,
+                created_at: now,
+                email: preferences[&user].allows(kind, Channel::Email),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Pushes new notifications to connected users and wakes the e-mail senders.
+    async fn after_commit(&self, notifications: &[NewNotification], fresh: &[NotificationId]) {
+        if fresh.is_empty() {
+            return;
+        }
+        let fresh: HashSet<NotificationId> = fresh.iter().copied().collect();
+        let mut languages = HashMap::new();
+        let mut any_email = false;
+        for n in notifications.iter().filter(|n| fresh.contains(&n.id())) {
+            any_email |= n.email;
+            let Ok(kind) = n.kind.parse::<NotificationKind>() else { continue };
+            let Ok(preferences) = preferences_of(&self.state, n.user_id).await else { continue };
+            if !preferences.allows(kind, Channel::Live) {
+                continue;
+            }
+            if !languages.contains_key(&n.user_id) {
+                let Ok(user) = self.state.store.user(n.user_id).await else { continue };
+                languages.insert(n.user_id, user.language);
+            }
+            let stored = achex_store::StoredNotification {
+                id: n.id(),
+                event_id: n.event_id,
+                user_id: n.user_id,
+                kind: n.kind.clone(),
+                payload: n.payload.clone(),
+                created_at: n.created_at,
+                read_at: None,
+            };
+            let view = notification_view(stored, languages[&n.user_id]);
+            self.state.hub.publish_to_user(n.user_id, live_message(&view, self.now()).into());
+        }
+        if any_email {
+            self.mail_due.notify_one();
+        }
+    }
+
+    /// Who must hear about one outbox event, and what.
+    async fn derive(&self, event: &OutboxEvent) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
+        match event.topic {
+            Topic::Listing => self.derive_listing(event).await,
+            Topic::Auction => self.derive_auction(event).await,
+        }
+    }
+
+    async fn derive_listing(&self, event: &OutboxEvent) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
+        let listing = match self.state.store.listing(event.subject.into()).await {
+            Ok(listing) => listing,
+            Err(StoreError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let title = listing.content.title.clone();
+        let payload = match event.kind.as_str() {
+            "approved" => NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: title },
+            "rejected" => NotificationPayload::ListingRejected {
+                listing_id: listing.id,
+                listing_title: title,
+                reason: event.payload.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
+            },
+            _ => return Ok(Vec::new()),
+        };
+        Ok(vec![(listing.created_by, payload, event.event_id)])
+    }
+
+    /// Brings a lot's memory up to `upto` (exclusive of what is being derived now).
+    async fn remember(
+        &self,
+        lots: &mut HashMap<AuctionId, LotMemory>,
+        auction: AuctionId,
+        upto: u64,
+    ) -> anyhow::Result<()> {
+        let memory = lots.entry(auction).or_default();
+        if memory.listing.is_none() {
+            let lot = self.state.store.auction(auction).await?;
+            memory.listing = Some(lot.listing_id);
+            memory.ends_at = Some(lot.summary.ends_at);
+            memory.title = match self.state.store.listing(lot.listing_id).await {
+                Ok(listing) => listing.content.title,
+                Err(_) => LangText::default(),
+            };
+        }
+        if memory.seen < upto {
+            let entries = self.state.store.auction_log_between(auction, memory.seen + 1, upto).await?;
+            for entry in &entries {
+                learn(memory, entry);
+            }
+            memory.seen = upto.max(memory.seen);
+        }
+        Ok(())
+    }
+
+    async fn derive_auction(&self, event: &OutboxEvent) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
+        let auction: AuctionId = event.subject.into();
+        let from = event.payload.get("from_index").and_then(|v| v.as_u64()).unwrap_or(1);
+        let to = event.payload.get("to_index").and_then(|v| v.as_u64()).unwrap_or(from);
+        let mut lots = self.lots.lock().await;
+        // Memory that has already seen these entries (a batch that failed to commit is being
+        // derived again) would derive from the wrong leader: start the lot afresh.
+        if lots.get(&auction).is_some_and(|m| m.seen >= from) {
+            lots.remove(&auction);
+        }
+        self.remember(&mut lots, auction, from.saturating_sub(1)).await?;
+        let entries = self.state.store.auction_log_between(auction, from, to).await?;
+        let memory = lots.get_mut(&auction).context("lot memory")?;
+        let mut out = Vec::new();
+        for entry in &entries {
+            out.extend(derive_entry(memory, auction, event.event_id, entry));
+            memory.seen = memory.seen.max(entry.index);
+        }
+        Ok(out)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // E-mail
+
+    /// Sends the e-mails that are due. Returns how many were attempted.
+    pub async fn send_due_once(&self) -> anyhow::Result<usize> {
+        let batch = (self.config.senders * 16) as u64;
+        let due = self.state.store.claim_due_emails(self.now(), self.config.lease, batch).await?;
+        let count = due.len();
+        futures_util::stream::iter(due)
+            .for_each_concurrent(self.config.senders, |delivery| async move {
+                if let Err(e) = self.send_one(delivery).await {
+                    tracing::warn!(error = %format!("{e:#}"), "recording an e-mail attempt failed; its lease will expire");
+                }
+            })
+            .await;
+        Ok(count)
+    }
+
+    async fn send_one(&self, delivery: DueDelivery) -> anyhow::Result<()> {
+        let n = &delivery.notification;
+        let user = self.state.store.user(n.user_id).await?;
+        if !user.is_active() {
+            return Ok(self.state.store.email_skipped(n.id, "the account is disabled or deleted").await?);
+        }
+        let payload: NotificationPayload = serde_json::from_value(n.payload.clone())?;
+        // Preferences are checked again at sending time: turning e-mail off also stops what was
+        // already queued.
+        let preferences = preferences_of(&self.state, user.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !preferences.allows(payload.kind(), Channel::Email) {
+            return Ok(self.state.store.email_skipped(n.id, "e-mail turned off by the user").await?);
+        }
+        let email = OutgoingEmail {
+            event_id: n.event_id,
+            to: Recipient { user_id: user.id, name: user.display_name.clone(), address: user.email.clone() },
+            lang: user.language,
+            rendered: render(&payload, user.language, &self.config.base_url),
+        };
+        match self.mailer.send(&email).await {
+            Ok(()) => Ok(self.state.store.email_sent(n.id, self.now()).await?),
+            Err(error) => {
+                let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+                let permanent = matches!(error, achex_notification::MailError::Permanent(_));
+                let retry_at = if permanent {
+                    None
+                } else {
+                    self.config
+                        .retry
+                        .next_attempt_after(attempts, n.event_id)
+                        .map(|wait| self.now() + Duration::from_std(wait).unwrap_or(Duration::hours(1)))
+                };
+                tracing::warn!(notification = %n.id, attempts, parked = retry_at.is_none(), %error, "e-mail not sent");
+                Ok(self.state.store.email_failed(n.id, &error.to_string(), retry_at).await?)
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Clock work
+
+    /// Reminds the registered bidders of every live lot that ends within the configured time.
+    pub async fn remind_once(&self) -> anyhow::Result<usize> {
+        let now = self.now();
+        let mut derived = Vec::new();
+        let mut reminded = Vec::new();
+        for lot in self.state.store.open_auctions(None).await? {
+            let live = matches!(lot.summary.status, Status::Live | Status::Closing | Status::FreeQuote);
+            if !live || lot.summary.ends_at <= now || lot.summary.ends_at - now > self.config.ending_soon {
+                continue;
+            }
+            if self.reminded.lock().await.contains(&lot.id) {
+                continue;
+            }
+            // The whole log, into a memory of its own: the fan-out's memory of this lot may be
+            // at another position.
+            let mut lots = HashMap::new();
+            self.remember(&mut lots, lot.id, u64::MAX / 2).await?;
+            let memory = lots.get(&lot.id).context("lot memory")?;
+            reminded.push(lot.id);
+            // One reminder per lot and person, whatever extensions happen afterwards.
+            let event_id = derived_id(&[lot.id.as_uuid().as_bytes(), b"ending_soon"]);
+            for &user in memory.bidders.values() {
+                derived.push((
+                    user,
+                    NotificationPayload::AuctionEndingSoon {
+                        auction_id: lot.id,
+                        listing_title: memory.title.clone(),
+                        ends_at: lot.summary.ends_at,
+                    },
+                    event_id,
+                ));
+            }
+        }
+        let sent = self.insert_derived(derived).await?;
+        // Only once the reminders are stored; the inserts are idempotent if this is cut short.
+        self.reminded.lock().await.extend(reminded);
+        Ok(sent)
+    }
+
+    async fn insert_derived(&self, derived: Vec<(UserId, NotificationPayload, Uuid)>) -> anyhow::Result<usize> {
+        if derived.is_empty() {
+            return Ok(0);
+        }
+        let notifications = self.with_channels(derived).await?;
+        let fresh = self.state.store.insert_notifications(&notifications, self.now()).await?;
+        self.after_commit(&notifications, &fresh).await;
+        Ok(fresh.len())
+    }
+
+    /// Matches newly published listings against saved searches: at once for `immediate`
+    /// searches, in one digest a day for `daily` ones.
+    pub async fn alert_once(&self) -> anyhow::Result<usize> {
+        let now = self.now();
+        let newest = self.state.store.newest_publication().await?;
+        let mut sent = 0;
+        {
+            let mut seen = self.newest_published_seen.lock().await;
+            if newest.is_some() && *seen != newest {
+                // Everything committed so far must be searchable before it is matched.
+                self.indexer.wait_until_current().await?;
+                for search in self.state.store.saved_searches_with_alert("immediate").await? {
+                    sent += self.alert(&search, false, now).await?;
+                }
+                *seen = newest;
+            }
+        }
+        let digest_due = now.hour() >= self.config.digest_hour;
+        let today = now.date_naive();
+        for search in self.state.store.saved_searches_with_alert("daily").await? {
+            let last = search.last_alerted_at.unwrap_or(search.created_at);
+            if digest_due && last.date_naive() < today {
+                sent += self.alert(&search, true, now).await?;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn alert(&self, search: &SavedSearch, digest: bool, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let watermark = search.last_alerted_at.unwrap_or(search.created_at);
+        let params: SearchParams = serde_json::from_value(search.query.clone())?;
+        let Ok(mut query) = params.to_query() else { return Ok(0) };
+        query.sort = Sort::Newest;
+        query.page = 1;
+        query.per_page = 50;
+        let results = self.state.search.search(&query).await?;
+        let ids: Vec<ListingId> = results.hits.iter().map(|h| h.listing_id).collect();
+        let mut matched: Vec<_> = self
+            .state
+            .store
+            .listings_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|l| l.status == ListingStatus::Published && l.published_at.is_some_and(|at| at > watermark))
+            .collect();
+        matched.sort_by_key(|l| std::cmp::Reverse(l.published_at));
+        let new_watermark = if digest { Some(now) } else { matched.first().and_then(|l| l.published_at) };
+        if matched.is_empty() {
+            if let Some(at) = new_watermark.filter(|_| digest) {
+                self.state.store.mark_saved_search_alerted(search.id, at).await?;
+            }
+            return Ok(0);
+        }
+        let listings: Vec<MatchedListing> =
+            matched.iter().map(|l| MatchedListing { listing_id: l.id, title: l.content.title.clone() }).collect();
+        let mut key: Vec<u8> = search.id.as_uuid().as_bytes().to_vec();
+        for l in &matched {
+            key.extend_from_slice(l.id.as_uuid().as_bytes());
+        }
+        let event_id = derived_id(&[b"saved_search", &key]);
+        let payload = if digest {
+            NotificationPayload::SavedSearchDigest {
+                saved_search_id: search.id,
+                saved_search_name: search.name.clone(),
+                listings,
+            }
+        } else {
+            NotificationPayload::SavedSearchMatch {
+                saved_search_id: search.id,
+                saved_search_name: search.name.clone(),
+                listings,
+            }
+        };
+        let sent = self.insert_derived(vec![(search.user_id, payload, event_id)]).await?;
+        if let Some(at) = new_watermark {
+            self.state.store.mark_saved_search_alerted(search.id, at).await?;
+        }
+        Ok(sent)
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    /// Runs the three loops until `shutdown` fires. Errors are logged and retried: every loop
+    /// picks up where the database says it is.
+    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let fan_out = {
+            let me = self.clone();
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let mut signal = me.state.store.outbox_signal();
+                loop {
+                    signal.mark_unchanged();
+                    let more = match me.fan_out_once().await {
+                        Ok(n) => n > 0,
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "notification fan-out failed; will retry");
+                            false
+                        }
+                    };
+                    if more {
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = signal.changed() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            })
+        };
+        let mail = {
+            let me = self.clone();
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    let more = match me.send_due_once().await {
+                        Ok(n) => n > 0,
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "e-mail sending failed; will retry");
+                            false
+                        }
+                    };
+                    if more {
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = me.mail_due.notified() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            })
+        };
+        let clock = {
+            let me = self;
+            let mut shutdown = shutdown;
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = me.remind_once().await {
+                        tracing::warn!(error = %format!("{e:#}"), "auction reminders failed; will retry");
+                    }
+                    if let Err(e) = me.alert_once().await {
+                        tracing::warn!(error = %format!("{e:#}"), "saved-search alerts failed; will retry");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            })
+        };
+        vec![fan_out, mail, clock]
+    }
+}
+
+/// Takes one log entry into a lot's memory without deriving anything (catching up).
+fn learn(memory: &mut LotMemory, entry: &LogEntry) {
+    let _ = derive_entry(memory, AuctionId::from(Uuid::nil()), Uuid::nil(), entry);
+}
+
+/// Updates the memory with one log entry and returns who must hear about it.
+fn derive_entry(
+    memory: &mut LotMemory,
+    auction: AuctionId,
+    outbox_event: Uuid,
+    entry: &LogEntry,
+) -> Vec<(UserId, NotificationPayload, Uuid)> {
+    let mut out = Vec::new();
+    let title = memory.title.clone();
+    let id = |n: usize, what: &[u8]| {
+        derived_id(&[outbox_event.as_bytes(), &entry.index.to_be_bytes(), &(n as u64).to_be_bytes(), what])
+    };
+    if let Command::PlaceBid { bidder, amount, max_amount, .. } = &entry.command
+        && entry.events.iter().any(|e| matches!(e.kind, EventKind::BidAccepted { .. }))
+    {
+        memory.max.insert(*bidder, max_amount.unwrap_or(*amount));
+    }
+    for (n, event) in entry.events.iter().enumerate() {
+        match &event.kind {
+            EventKind::BidderRegistered { bidder } => {
+                if let Command::Register { bidder: user, .. } = &entry.command {
+                    memory.bidders.insert(bidder.as_str().to_owned(), *user);
+                }
+            }
+            EventKind::DepositConfirmed { bidder, amount } => {
+                if let Some(&user) = memory.bidders.get(bidder.as_str()) {
+                    out.push((
+                        user,
+                        NotificationPayload::DepositConfirmed {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            amount: *amount,
+                        },
+                        id(n, b"deposit_confirmed"),
+                    ));
+                }
+            }
+            EventKind::PhaseChanged { status } => {
+                if matches!(status, Status::Live | Status::FreeQuote) {
+                    for &user in memory.bidders.values() {
+                        out.push((
+                            user,
+                            NotificationPayload::AuctionStarting {
+                                auction_id: auction,
+                                listing_title: title.clone(),
+                                starts_at: event.at,
+                            },
+                            id(n, b"starting"),
+                        ));
+                    }
+                }
+            }
+            EventKind::Extended { ends_at, .. } => memory.ends_at = Some(*ends_at),
+            EventKind::BidAccepted { bidder, current_price, leader, .. } => {
+                let previous = memory.leader.clone();
+                let leader = leader.as_ref().map(|l| l.as_str().to_owned());
+                let ends_at = memory.ends_at.unwrap_or(event.at);
+                let outbid = |user: UserId, memory: &LotMemory| {
+                    current_price.map(|price| NotificationPayload::Outbid {
+                        auction_id: auction,
+                        listing_title: title.clone(),
+                        your_max: memory.max.get(&user).copied().unwrap_or(price),
+                        current_price: price,
+                        leader_code: leader.clone(),
+                        ends_at,
+                    })
+                };
+                // The leader before this bid lost the lead to someone else.
+                if let (Some(old), Some(new)) = (&previous, &leader)
+                    && old != new
+                    && let Some(&user) = memory.bidders.get(old)
+                    && let Some(payload) = outbid(user, memory)
+                {
+                    out.push((user, payload, id(n, b"outbid_leader")));
+                }
+                // The bidder was beaten at once by a standing proxy bid.
+                if let Some(new) = &leader
+                    && new != bidder.as_str()
+                    && previous.as_deref() != Some(bidder.as_str())
+                    && let Some(&user) = memory.bidders.get(bidder.as_str())
+                    && let Some(payload) = outbid(user, memory)
+                {
+                    out.push((user, payload, id(n, b"outbid_bidder")));
+                }
+                if leader.is_some() {
+                    memory.leader = leader;
+                }
+            }
+            EventKind::Closed { outcome } => {
+                let (winner, price) = match outcome {
+                    Outcome::Sold { winner, price } => (Some(winner.as_str().to_owned()), Some(*price)),
+                    _ => (None, None),
+                };
+                for (code, &user) in &memory.bidders {
+                    let payload = if Some(code) == winner.as_ref() {
+                        NotificationPayload::AuctionWon {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            price: price.unwrap_or(Money::new(0, achex_core::Currency::Cny)),
+                        }
+                    } else {
+                        NotificationPayload::AuctionLost {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            final_price: price,
+                        }
+                    };
+                    out.push((user, payload, id(n, b"closed")));
+                }
+            }
+            EventKind::OfferedToRunnerUp { bidder, price } => {
+                if let Some(&user) = memory.bidders.get(bidder.as_str()) {
+                    out.push((
+                        user,
+                        NotificationPayload::AuctionWon {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            price: *price,
+                        },
+                        id(n, b"runner_up"),
+                    ));
+                }
+            }
+            EventKind::DepositReleased { bidder, amount } => {
+                if let Some(&user) = memory.bidders.get(bidder.as_str()) {
+                    out.push((
+                        user,
+                        NotificationPayload::DepositReleased {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            amount: *amount,
+                        },
+                        id(n, b"deposit_released"),
+                    ));
+                }
+            }
+            EventKind::DepositForfeited { bidder, amount } => {
+                if let Some(&user) = memory.bidders.get(bidder.as_str()) {
+                    out.push((
+                        user,
+                        NotificationPayload::DepositForfeited {
+                            auction_id: auction,
+                            listing_title: title.clone(),
+                            amount: *amount,
+                        },
+                        id(n, b"deposit_forfeited"),
+                    ));
+                }
+            }
+            EventKind::SealedBidsRevealed { .. }
+            | EventKind::DepositCredited { .. }
+            | EventKind::WinnerDefaulted { .. } => {}
+        }
+    }
+    out
+}

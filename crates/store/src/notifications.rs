@@ -1,0 +1,504 @@
+//! Notifications: the inbox, the e-mail deliveries and the preferences behind them.
+//!
+//! The fan-out turns outbox events into one inbox row per (event, user) and one delivery row per
+//! channel that needs sending. Both keys are derived from the event, so a fan-out that runs twice
+//! (two processes, or one restarted before it marked its events processed) inserts nothing new:
+//! users never get two copies.
+//!
+//! Deliveries are claimed with a lease (`claimed_until`): a sender that dies mid-send loses its
+//! claim when the lease runs out and another sender (or the same process after a restart) retries.
+
+use crate::connection::Store;
+use crate::entity::{notification, notification_delivery, notification_preference, outbox};
+use crate::error::StoreError;
+use crate::outbox::OutboxEvent;
+use achex_core::{NotificationId, UserId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+/// The channel deliveries are queued for (the inbox needs none: the row is the delivery, and the
+/// live channel is pushed in-process after the commit).
+pub const EMAIL: &str = "email";
+
+/// A notification the fan-out derived from an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    /// Identity of what happened, the same for every process that derives it.
+    pub event_id: Uuid,
+    pub user_id: UserId,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    /// Queue an e-mail (the user's preferences allow it).
+    pub email: bool,
+}
+
+impl NewNotification {
+    /// The inbox row's id: derived from the event and the user, so re-deriving it collides.
+    pub fn id(&self) -> NotificationId {
+        notification_id(self.event_id, self.user_id)
+    }
+}
+
+pub fn notification_id(event_id: Uuid, user: UserId) -> NotificationId {
+    let mut name = event_id.as_bytes().to_vec();
+    name.extend_from_slice(user.as_uuid().as_bytes());
+    Uuid::new_v5(&NOTIFICATION_NAMESPACE, &name).into()
+}
+
+const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6e6f_7469_6669_6361_7469_6f6e_7321_0001);
+
+/// An inbox entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNotification {
+    pub id: NotificationId,
+    pub event_id: Uuid,
+    pub user_id: UserId,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<notification::Model> for StoredNotification {
+    fn from(m: notification::Model) -> Self {
+        StoredNotification {
+            id: m.id.into(),
+            event_id: m.event_id,
+            user_id: m.user_id.into(),
+            kind: m.kind,
+            payload: m.payload,
+            created_at: m.created_at,
+            read_at: m.read_at,
+        }
+    }
+}
+
+/// Position in a user's inbox (newest first): the last row's `(created_at, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: NotificationId,
+}
+
+/// An e-mail to send now, with what is needed to render it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub notification: StoredNotification,
+    /// Failed attempts so far.
+    pub attempts: i32,
+}
+
+/// A delivery that failed too often and waits for an administrator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedDelivery {
+    pub notification_id: NotificationId,
+    pub user_id: UserId,
+    pub kind: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Outbox events no fan-out has processed yet, oldest first.
+    pub async fn unprocessed_outbox(&self, limit: u64) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::ProcessedAt.is_null())
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(crate::outbox::event).collect()
+    }
+
+    /// Writes what the fan-out derived from `events` and marks them processed, in one
+    /// transaction. Rows that already exist are left alone. Returns the notifications that were
+    /// new (for the live channel).
+    pub async fn record_fan_out(
+        &self,
+        events: &[i64],
+        notifications: &[NewNotification],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NotificationId>, StoreError> {
+        let tx = self.write().await?;
+        let mut fresh = Vec::new();
+        for chunk in notifications.chunks(200) {
+            let ids: Vec<Uuid> = chunk.iter().map(|n| n.id().as_uuid()).collect();
+            let existing: std::collections::HashSet<Uuid> = notification::Entity::find()
+                .select_only()
+                .column(notification::Column::Id)
+                .filter(notification::Column::Id.is_in(ids))
+                .into_tuple()
+                .all(&tx)
+                .await?
+                .into_iter()
+                .collect();
+            let new: Vec<&NewNotification> = chunk.iter().filter(|n| !existing.contains(&n.id().as_uuid())).collect();
+            if new.is_empty() {
+                continue;
+            }
+            notification::Entity::insert_many(new.iter().map(|n| notification::ActiveModel {
+                id: Set(n.id().as_uuid()),
+                event_id: Set(n.event_id),
+                user_id: Set(n.user_id.as_uuid()),
+                kind: Set(n.kind.clone()),
+                payload: Set(n.payload.clone()),
+                created_at: Set(n.created_at),
+                read_at: Set(None),
+            }))
+            .on_conflict(
+                OnConflict::columns([notification::Column::EventId, notification::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec(&tx)
+            .await?;
+            let emails: Vec<_> = new
+                .iter()
+                .filter(|n| n.email)
+                .map(|n| notification_delivery::ActiveModel {
+                    notification_id: Set(n.id().as_uuid()),
+                    channel: Set(EMAIL.to_owned()),
+                    user_id: Set(n.user_id.as_uuid()),
+                    status: Set("pending".to_owned()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(now),
+                    claimed_until: Set(None),
+                    last_error: Set(None),
+                    sent_at: Set(None),
+                    created_at: Set(now),
+                })
+                .collect();
+            if !emails.is_empty() {
+                notification_delivery::Entity::insert_many(emails)
+                    .on_conflict(
+                        OnConflict::columns([
+                            notification_delivery::Column::NotificationId,
+                            notification_delivery::Column::Channel,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .try_insert()
+                    .exec(&tx)
+                    .await?;
+            }
+            fresh.extend(new.iter().map(|n| n.id()));
+        }
+        for chunk in events.chunks(500) {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::ProcessedAt, Expr::value(now))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .filter(outbox::Column::ProcessedAt.is_null())
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Notifications written outside the outbox (saved-search alerts, reminders), idempotently.
+    pub async fn insert_notifications(
+        &self,
+        notifications: &[NewNotification],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NotificationId>, StoreError> {
+        self.record_fan_out(&[], notifications, now).await
+    }
+
+    pub async fn notifications_by_ids(&self, ids: &[NotificationId]) -> Result<Vec<StoredNotification>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let uuids: Vec<Uuid> = chunk.iter().map(|i| i.as_uuid()).collect();
+            out.extend(
+                notification::Entity::find()
+                    .filter(notification::Column::Id.is_in(uuids))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(StoredNotification::from),
+            );
+        }
+        Ok(out)
+    }
+
+    /// A page of `user`'s inbox, newest first.
+    pub async fn inbox(
+        &self,
+        user: UserId,
+        unread_only: bool,
+        after: Option<InboxCursor>,
+        limit: u64,
+    ) -> Result<(Vec<StoredNotification>, Option<InboxCursor>), StoreError> {
+        let mut query = notification::Entity::find().filter(notification::Column::UserId.eq(user.as_uuid()));
+        if unread_only {
+            query = query.filter(notification::Column::ReadAt.is_null());
+        }
+        if let Some(cursor) = after {
+            query = query.filter(
+                Condition::any().add(notification::Column::CreatedAt.lt(cursor.created_at)).add(
+                    Condition::all()
+                        .add(notification::Column::CreatedAt.eq(cursor.created_at))
+                        .add(notification::Column::Id.lt(cursor.id.as_uuid())),
+                ),
+            );
+        }
+        let rows = query
+            .order_by_desc(notification::Column::CreatedAt)
+            .order_by_desc(notification::Column::Id)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > limit;
+        let items: Vec<StoredNotification> = rows.into_iter().take(limit as usize).map(Into::into).collect();
+        let next = if more { items.last().map(|n| InboxCursor { created_at: n.created_at, id: n.id }) } else { None };
+        Ok((items, next))
+    }
+
+    pub async fn unread_count(&self, user: UserId) -> Result<u64, StoreError> {
+        Ok(notification::Entity::find()
+            .filter(notification::Column::UserId.eq(user.as_uuid()))
+            .filter(notification::Column::ReadAt.is_null())
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Marks one of `user`'s notifications read (idempotent); someone else's is `NotFound`.
+    pub async fn mark_notification_read(
+        &self,
+        user: UserId,
+        id: NotificationId,
+        now: DateTime<Utc>,
+    ) -> Result<StoredNotification, StoreError> {
+        let tx = self.write().await?;
+        let row = notification::Entity::find_by_id(id.as_uuid())
+            .filter(notification::Column::UserId.eq(user.as_uuid()))
+            .one(&tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.read_at.is_none() {
+            notification::Entity::update_many()
+                .col_expr(notification::Column::ReadAt, Expr::value(now))
+                .filter(notification::Column::Id.eq(id.as_uuid()))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let mut stored = StoredNotification::from(row);
+        stored.read_at.get_or_insert(now);
+        Ok(stored)
+    }
+
+    /// Marks all of `user`'s notifications read; returns how many were unread.
+    pub async fn mark_all_notifications_read(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let tx = self.write().await?;
+        let result = notification::Entity::update_many()
+            .col_expr(notification::Column::ReadAt, Expr::value(now))
+            .filter(notification::Column::UserId.eq(user.as_uuid()))
+            .filter(notification::Column::ReadAt.is_null())
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected)
+    }
+
+    /// Claims up to `limit` e-mails that are due, for `lease`. A claim is taken row by row with a
+    /// condition on the old lease, so two senders never hold the same delivery.
+    pub async fn claim_due_emails(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let free = || {
+            Condition::any()
+                .add(notification_delivery::Column::ClaimedUntil.is_null())
+                .add(notification_delivery::Column::ClaimedUntil.lt(now))
+        };
+        let candidates = notification_delivery::Entity::find()
+            .filter(notification_delivery::Column::Channel.eq(EMAIL))
+            .filter(notification_delivery::Column::Status.eq("pending"))
+            .filter(notification_delivery::Column::NextAttemptAt.lte(now))
+            .filter(free())
+            .order_by_asc(notification_delivery::Column::NextAttemptAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.write().await?;
+        let mut claimed = Vec::new();
+        for candidate in candidates {
+            let taken = notification_delivery::Entity::update_many()
+                .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(now + lease))
+                .filter(notification_delivery::Column::NotificationId.eq(candidate.notification_id))
+                .filter(notification_delivery::Column::Channel.eq(EMAIL))
+                .filter(notification_delivery::Column::Status.eq("pending"))
+                .filter(free())
+                .exec(&tx)
+                .await?;
+            if taken.rows_affected == 1 {
+                claimed.push(candidate);
+            }
+        }
+        tx.commit().await?;
+        let ids: Vec<NotificationId> = claimed.iter().map(|c| c.notification_id.into()).collect();
+        let mut by_id: std::collections::HashMap<NotificationId, StoredNotification> =
+            self.notifications_by_ids(&ids).await?.into_iter().map(|n| (n.id, n)).collect();
+        Ok(claimed
+            .into_iter()
+            .filter_map(|c| {
+                by_id
+                    .remove(&c.notification_id.into())
+                    .map(|notification| DueDelivery { notification, attempts: c.attempts })
+            })
+            .collect())
+    }
+
+    /// Records a sent e-mail.
+    pub async fn email_sent(&self, id: NotificationId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish_email(id, "sent", None, None, Some(now)).await
+    }
+
+    /// Records a failed attempt: retry at `retry_at`, or park the delivery when `None`.
+    pub async fn email_failed(
+        &self,
+        id: NotificationId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let status = if retry_at.is_some() { "pending" } else { "parked" };
+        self.finish_email(id, status, Some(error), retry_at, None).await
+    }
+
+    /// Records that no e-mail is sent (the user turned e-mail off after it was queued, or has
+    /// no usable address).
+    pub async fn email_skipped(&self, id: NotificationId, reason: &str) -> Result<(), StoreError> {
+        self.finish_email(id, "skipped", Some(reason), None, None).await
+    }
+
+    async fn finish_email(
+        &self,
+        id: NotificationId,
+        status: &str,
+        error: Option<&str>,
+        retry_at: Option<DateTime<Utc>>,
+        sent_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        let mut update = notification_delivery::Entity::update_many()
+            .col_expr(notification_delivery::Column::Status, Expr::value(status))
+            .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(notification_delivery::Column::NotificationId.eq(id.as_uuid()))
+            .filter(notification_delivery::Column::Channel.eq(EMAIL));
+        if let Some(error) = error {
+            update = update
+                .col_expr(
+                    notification_delivery::Column::LastError,
+                    Expr::value(error.chars().take(1_000).collect::<String>()),
+                )
+                .col_expr(
+                    notification_delivery::Column::Attempts,
+                    Expr::col(notification_delivery::Column::Attempts).add(1),
+                );
+        }
+        if let Some(at) = retry_at {
+            update = update.col_expr(notification_delivery::Column::NextAttemptAt, Expr::value(at));
+        }
+        if let Some(at) = sent_at {
+            update = update.col_expr(notification_delivery::Column::SentAt, Expr::value(at));
+        }
+        update.exec(&tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deliveries that gave up, newest first (for administrators).
+    pub async fn parked_emails(&self, limit: u64) -> Result<Vec<ParkedDelivery>, StoreError> {
+        let rows = notification_delivery::Entity::find()
+            .filter(notification_delivery::Column::Status.eq("parked"))
+            .order_by_desc(notification_delivery::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let ids: Vec<NotificationId> = rows.iter().map(|r| r.notification_id.into()).collect();
+        let kinds: std::collections::HashMap<NotificationId, String> =
+            self.notifications_by_ids(&ids).await?.into_iter().map(|n| (n.id, n.kind)).collect();
+        Ok(rows
+            .into_iter()
+            .map(|r| ParkedDelivery {
+                notification_id: r.notification_id.into(),
+                user_id: r.user_id.into(),
+                kind: kinds.get(&r.notification_id.into()).cloned().unwrap_or_default(),
+                attempts: r.attempts,
+                last_error: r.last_error,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    /// Puts a parked delivery back in the queue (an administrator fixed the cause).
+    pub async fn retry_parked_email(&self, id: NotificationId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        let result = notification_delivery::Entity::update_many()
+            .col_expr(notification_delivery::Column::Status, Expr::value("pending"))
+            .col_expr(notification_delivery::Column::Attempts, Expr::value(0))
+            .col_expr(notification_delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(notification_delivery::Column::NotificationId.eq(id.as_uuid()))
+            .filter(notification_delivery::Column::Status.eq("parked"))
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        if result.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Counts of e-mail deliveries by status (metrics, tests, admin overview).
+    pub async fn email_status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = notification_delivery::Entity::find()
+            .select_only()
+            .column(notification_delivery::Column::Status)
+            .column_as(notification_delivery::Column::NotificationId.count(), "n")
+            .filter(notification_delivery::Column::Channel.eq(EMAIL))
+            .group_by(notification_delivery::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+    }
+
+    /// The user's stored preferences (JSON as the notification crate serialises them), if any.
+    pub async fn notification_preferences(&self, user: UserId) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(notification_preference::Entity::find_by_id(user.as_uuid()).one(&self.db).await?.map(|m| m.preferences))
+    }
+
+    pub async fn set_notification_preferences(
+        &self,
+        user: UserId,
+        preferences: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        notification_preference::Entity::insert(notification_preference::ActiveModel {
+            user_id: Set(user.as_uuid()),
+            preferences: Set(preferences),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(notification_preference::Column::UserId)
+                .update_columns([
+                    notification_preference::Column::Preferences,
+                    notification_preference::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
