@@ -10,6 +10,7 @@ mod health;
 mod jwt;
 mod lifecycle;
 mod live;
+mod notifications;
 mod search;
 mod storm;
 mod validation;

@@ -314,47 +314,28 @@ struct Spec {
 const WAN: i64 = 1_000_000; // ¥10,000 in fen
 
 fn specs() -> Vec<Spec> {
-    let s = |kind, trl, region, discipline, modes, price, (zh, en), institute, graphene| Spec {
+    // kind, TRL, region, discipline, transfer modes, price in ¥10,000, languages, institute, graphene
+    let s = |kind, trl, region, discipline, modes, wan: Option<i64>, langs: &str, institute, graphene| Spec {
         kind,
         trl,
         region,
         discipline,
         modes,
-        price,
-        zh,
-        en,
+        price: wan.map(|w| w * WAN),
+        zh: langs.contains("zh"),
+        en: langs.contains("en"),
         institute,
         graphene,
     };
     vec![
-        s(
-            "invention_patent",
-            6,
-            "大连",
-            "材料科学",
-            &["assignment", "exclusive_license"],
-            Some(150 * WAN),
-            (true, true),
-            0,
-            true,
-        ),
-        s("invention_patent", 3, "北京", "能源", &["non_exclusive_license"], Some(30 * WAN), (true, false), 0, false),
-        s("software_copyright", 8, "北京", "计算机科学", &["assignment"], None, (false, true), 1, true),
-        s("know_how", 5, "上海", "化学", &["joint_development", "equity"], Some(80 * WAN), (true, false), 1, true),
-        s("utility_model", 7, "大连", "机械工程", &["exclusive_license"], Some(50 * WAN), (true, true), 0, false),
-        s(
-            "new_plant_variety",
-            9,
-            "江苏",
-            "农学",
-            &["assignment", "non_exclusive_license"],
-            None,
-            (true, false),
-            1,
-            false,
-        ),
-        s("ic_layout", 4, "上海", "电子工程", &["equity"], Some(500 * WAN), (false, true), 0, false),
-        s("other", 2, "江苏", "材料科学", &["joint_development"], Some(10 * WAN), (true, false), 1, true),
+        s("invention_patent", 6, "大连", "材料科学", &["assignment", "exclusive_license"], Some(150), "zh en", 0, true),
+        s("invention_patent", 3, "北京", "能源", &["non_exclusive_license"], Some(30), "zh", 0, false),
+        s("software_copyright", 8, "北京", "计算机科学", &["assignment"], None, "en", 1, true),
+        s("know_how", 5, "上海", "化学", &["joint_development", "equity"], Some(80), "zh", 1, true),
+        s("utility_model", 7, "大连", "机械工程", &["exclusive_license"], Some(50), "zh en", 0, false),
+        s("new_plant_variety", 9, "江苏", "农学", &["assignment", "non_exclusive_license"], None, "zh", 1, false),
+        s("ic_layout", 4, "上海", "电子工程", &["equity"], Some(500), "en", 0, false),
+        s("other", 2, "江苏", "材料科学", &["joint_development"], Some(10), "zh", 1, true),
     ]
 }
 
@@ -372,8 +353,8 @@ const SUBJECTS: [(&str, &str); 8] = [
 
 fn spec_body(spec: &Spec, subject: (&str, &str)) -> Value {
     let (zh_title, en_title) = subject;
-    let zh = spec.zh.then(|| (zh_title, zh_title));
-    let en = spec.en.then(|| (en_title, en_title));
+    let zh = spec.zh.then_some((zh_title, zh_title));
+    let en = spec.en.then_some((en_title, en_title));
     let keyword = match (spec.graphene, spec.zh) {
         (false, _) => vec![],
         (true, true) => vec!["石墨烯"],
@@ -412,8 +393,7 @@ async fn filters_facets_and_sorts_agree_exactly_with_the_listings_created() {
     submit(&app, &institutes[1], &in_review).await;
     app.wait_indexed().await;
 
-    let institute_a = institutes[0].organization_id.clone();
-    let institute_a_matches = institute_a.clone();
+    let institute_a = || institutes[0].organization_id.clone();
     let cases: Vec<(Vec<(&str, String)>, Predicate)> = vec![
         (vec![], Box::new(|_| true)),
         (vec![("kind", "invention_patent".into())], Box::new(|s| s.kind == "invention_patent")),
@@ -423,7 +403,7 @@ async fn filters_facets_and_sorts_agree_exactly_with_the_listings_created() {
         (vec![("trl_max", "3".into())], Box::new(|s| s.trl <= 3)),
         (vec![("transfer_mode", "assignment".into())], Box::new(|s| s.modes.contains(&"assignment"))),
         (vec![("transfer_mode", "equity".into())], Box::new(|s| s.modes.contains(&"equity"))),
-        (vec![("institute", institute_a)], Box::new(|s| s.institute == 0)),
+        (vec![("institute", institute_a())], Box::new(|s| s.institute == 0)),
         (vec![("region", "北京".into())], Box::new(|s| s.region == "北京")),
         (
             vec![("price_min", (30 * WAN).to_string()), ("price_max", (80 * WAN).to_string())],
@@ -444,7 +424,7 @@ async fn filters_facets_and_sorts_agree_exactly_with_the_listings_created() {
             Box::new(|s| s.modes.contains(&"non_exclusive_license") && s.trl >= 4),
         ),
         (
-            vec![("institute", institute_a_matches), ("lang", "en".into()), ("price_min", "1".into())],
+            vec![("institute", institute_a()), ("lang", "en".into()), ("price_min", "1".into())],
             Box::new(|s| s.institute == 0 && s.en && s.price.is_some()),
         ),
         (vec![("region", "nowhere".into())], Box::new(|_| false)),

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub backend: &'static str,
     /// The outbox indexer keeping this app's search index current.
     pub indexer: Arc<achex_server::indexer::Indexer>,
+    /// The notification dispatcher (absent when `notifications.enabled` is off).
+    pub notifier: Option<Arc<achex_server::notify::Notifier>>,
     handle: actix_web::dev::ServerHandle,
     _data_dir: Arc<tempfile::TempDir>,
 }
@@ -152,9 +154,21 @@ impl TestApp {
         let state = app.state();
         let handle = app.handle();
         let indexer = app.indexer();
+        let notifier = app.notifier();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { address, client, clock, state, settings, backend, indexer, handle, _data_dir: Arc::new(data_dir) }
+        TestApp {
+            address,
+            client,
+            clock,
+            state,
+            settings,
+            backend,
+            indexer,
+            notifier,
+            handle,
+            _data_dir: Arc::new(data_dir),
+        }
     }
 
     /// A second server process-equivalent on the same database, data directory and clock: its own
@@ -170,6 +184,7 @@ impl TestApp {
         let state = app.state();
         let handle = app.handle();
         let indexer = app.indexer();
+        let notifier = app.notifier();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -179,6 +194,7 @@ impl TestApp {
             settings,
             backend: self.backend,
             indexer,
+            notifier,
             handle,
             _data_dir: self._data_dir.clone(),
         }

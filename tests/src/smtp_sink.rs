@@ -6,7 +6,7 @@
 //! mail with [`SmtpSink::wait_for`], which wakes on arrival instead of polling, and can make the
 //! server refuse the next messages with [`SmtpSink::fail_next`] to exercise retries.
 //!
-//! mailin-embedded has no way to stop a server, so its threads (one accepting, four for
+//! mailin-embedded has no way to stop a server, so its threads (one accepting, 32 for
 //! sessions) live until the test process exits; each sink costs that and one socket.
 
 use mail_parser::{MessageParser, PartType};
@@ -124,6 +124,9 @@ impl Handler for SinkHandler {
     }
 }
 
+/// Concurrent SMTP sessions the sink serves.
+const SESSION_THREADS: u32 = 32;
+
 /// An SMTP server on `127.0.0.1` that keeps what it receives.
 pub struct SmtpSink {
     addr: SocketAddr,
@@ -145,7 +148,9 @@ impl SmtpSink {
         });
         let handler = SinkHandler { shared: shared.clone(), from: String::new(), to: Vec::new(), data: Vec::new() };
         let mut server = Server::new(handler);
-        server.with_name("smtp-sink.test").with_tcp_listener(listener);
+        // A session thread stays busy for as long as a client keeps its connection, and senders pool
+        // their connections: enough threads for several dispatchers' pools at once.
+        server.with_name("smtp-sink.test").with_num_threads(SESSION_THREADS).with_tcp_listener(listener);
         std::thread::Builder::new()
             .name(format!("smtp-sink-{}", addr.port()))
             .spawn(move || {

@@ -2,12 +2,14 @@
 //! them before they get here), with how often the user wants to hear about new matches.
 
 use crate::connection::Store;
-use crate::entity::saved_search;
+use crate::entity::{saved_search, user};
 use crate::error::StoreError;
 use achex_core::{SavedSearchId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedSearch {
@@ -42,6 +44,11 @@ impl Store {
     /// write transaction, so concurrent requests cannot overshoot.
     pub async fn insert_saved_search(&self, search: &SavedSearch, max_per_user: u64) -> Result<(), StoreError> {
         let tx = self.write().await?;
+        // SQLite's write transaction already excludes other writers; PostgreSQL needs the user's
+        // row locked, or concurrent requests would all count 49 and all insert.
+        if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            user::Entity::find_by_id(search.user_id.as_uuid()).lock_exclusive().one(&tx).await?;
+        }
         let existing = saved_search::Entity::find()
             .filter(saved_search::Column::UserId.eq(search.user_id.as_uuid()))
             .count(&tx)

@@ -72,14 +72,14 @@ fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn number<T: std::str::FromStr>(
+fn number<T>(
     errors: &mut ValidationErrors,
     field: &str,
     value: &Option<String>,
     range: std::ops::RangeInclusive<T>,
 ) -> Option<T>
 where
-    T: PartialOrd + std::fmt::Display,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
     let text = present(value)?;
     match text.parse::<T>() {

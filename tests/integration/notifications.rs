@@ -1,0 +1,519 @@
+//! Notifications end to end: a real SMTP server receives the e-mails, a real websocket the live
+//! pushes, and the inbox is read over HTTP.
+//!
+//! Nothing sleeps to wait: e-mails are awaited on the sink's arrival counter, pushes on the socket,
+//! and where a test needs the dispatcher to have finished it drives the dispatcher's rounds itself
+//! (`fan_out_once`, `send_due_once`), which is what its loops do.
+
+use achex_core::{Clock, Lang, Money};
+use achex_notification::render::format_money;
+use achex_tests::smtp_sink::SmtpSink;
+use achex_tests::{Actor, PASSWORD, TestApp};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn cny(amount: i64) -> Value {
+    json!({"amount": amount, "currency": "CNY"})
+}
+
+/// A test app whose e-mail goes to `sink` over SMTP.
+async fn app_with_mail(sink: &SmtpSink, tweak: impl FnOnce(&mut achex_server::Settings)) -> TestApp {
+    let url = sink.url();
+    TestApp::spawn_with(move |s| {
+        s.mail.transport = achex_server::settings::MailTransport::Smtp;
+        s.mail.smtp_url = achex_server::settings::Secret::new(url);
+        tweak(s);
+    })
+    .await
+}
+
+/// An enterprise member who reads in `lang`, registered for `auction` with its deposit confirmed.
+async fn bidder_in(app: &TestApp, auction: &str, organizer: &Actor, lang: &str) -> Actor {
+    let email = format!("bidder-{}@example.org", uuid::Uuid::now_v7().simple());
+    let reply = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({ "email": email, "password": PASSWORD, "display_name": format!("Bidder {lang}"),
+                    "role": "enterprise_member", "organization_name": format!("Enterprise {lang}"), "language": lang }),
+        )
+        .await;
+    let body = reply.assert_status(201);
+    let bidder = Actor {
+        email: email.clone(),
+        token: body["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
+        user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        organization_id: body["user"]["organization"]["id"].as_str().unwrap().to_owned(),
+        invite_code: None,
+        role: achex_core::Role::EnterpriseMember,
+    };
+    let reply = app.post(&format!("/api/v1/auctions/{auction}/registrations"), Some(&bidder.token), json!({})).await;
+    let code = reply.assert_status(201)["registration_id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/auctions/{auction}/registrations/{code}/confirm-deposit"),
+        Some(&organizer.token),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    bidder
+}
+
+async fn bid(app: &TestApp, auction: &str, bidder: &Actor, amount: i64) {
+    app.post(&format!("/api/v1/auctions/{auction}/bids"), Some(&bidder.token), json!({ "amount": cny(amount) }))
+        .await
+        .assert_status(201);
+}
+
+/// Drives the dispatcher until it has nothing left to do now.
+async fn settle(app: &TestApp) {
+    let notifier = app.notifier.as_ref().expect("the dispatcher runs");
+    loop {
+        let derived = notifier.fan_out_once().await.expect("fan-out");
+        let sent = notifier.send_due_once().await.expect("send");
+        if derived == 0 && sent == 0 {
+            break;
+        }
+    }
+}
+
+async fn inbox(app: &TestApp, actor: &Actor, query: &str) -> Value {
+    app.get(&format!("/api/v1/notifications{query}"), Some(&actor.token)).await.assert_status(200).clone()
+}
+
+fn kinds(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn outbid_mail_reaches_the_outbid_bidder_in_their_language_with_the_amounts() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |_| {}).await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let zh = bidder_in(&app, &auction, &organizer, "zh").await;
+    let en = bidder_in(&app, &auction, &organizer, "en").await;
+    settle(&app).await;
+    let before = sink.messages().len();
+
+    bid(&app, &auction, &zh, 100_000).await;
+    bid(&app, &auction, &en, 120_000).await;
+    let mails = sink.wait_for(before + 1, WAIT).await;
+    let outbid: Vec<_> = mails.iter().filter(|m| m.subject.contains("您的出价已被超越")).collect();
+    assert_eq!(outbid.len(), 1, "one outbid mail: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
+    let mail = outbid[0];
+    assert_eq!(mail.to, vec![zh.email.clone()]);
+    let text = mail.text_body.as_deref().expect("a text part");
+    assert!(text.contains(&format_money(Money::cny(120_000), Lang::Zh)), "current price in {text}");
+    assert!(text.contains(&format_money(Money::cny(100_000), Lang::Zh)), "their maximum in {text}");
+    assert!(mail.html_body.as_deref().is_some_and(|h| h.contains("¥1,200.00")));
+    let message_id = mail.message_id.as_deref().expect("a Message-ID");
+    assert!(message_id.contains(&zh.user_id), "{message_id} names the recipient");
+
+    // Outbid back: the English bidder hears it in English.
+    bid(&app, &auction, &zh, 140_000).await;
+    let mails = sink.wait_for(before + 2, WAIT).await;
+    let english: Vec<_> = mails.iter().filter(|m| m.subject.starts_with("You have been outbid")).collect();
+    assert_eq!(english.len(), 1);
+    assert_eq!(english[0].to, vec![en.email.clone()]);
+    assert!(english[0].text_body.as_deref().unwrap().contains("CNY 1,400.00"));
+}
+
+#[tokio::test]
+async fn the_outbid_bidders_socket_gets_the_push_within_a_second() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |_| {}).await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let first = bidder_in(&app, &auction, &organizer, "en").await;
+    let second = bidder_in(&app, &auction, &organizer, "zh").await;
+    bid(&app, &auction, &first, 100_000).await;
+
+    let url = format!("{}/api/v1/ws", app.address.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    ws.send(Message::text(json!({"type": "auth", "token": first.token}).to_string())).await.unwrap();
+    ws.send(Message::text(json!({"type": "subscribe", "topic": "user"}).to_string())).await.unwrap();
+    let mut subscribed = false;
+    while !subscribed {
+        let message = next_json(&mut ws).await;
+        subscribed = message["type"] == "subscribed" && message["topic"] == "user";
+    }
+
+    let outbid_at = std::time::Instant::now();
+    bid(&app, &auction, &second, 120_000).await;
+    let push = loop {
+        let message = tokio::time::timeout(Duration::from_secs(1), next_json(&mut ws))
+            .await
+            .expect("the push arrives within 1 s of the outbidding bid");
+        if message["type"] == "notification" {
+            break message;
+        }
+    };
+    assert!(outbid_at.elapsed() < Duration::from_secs(1));
+    assert_eq!(push["notification"]["kind"], "outbid");
+    assert_eq!(push["notification"]["data"]["current_price"]["amount"], 120_000);
+    assert!(push["notification"]["title"].as_str().unwrap().starts_with("Outbid"));
+    assert!(push["server_time"].is_string());
+}
+
+async fn next_json(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Value {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a message within 10 s") {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_user_topic_needs_a_signed_in_socket() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/api/v1/ws", app.address.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    ws.send(Message::text(json!({"type": "subscribe", "topic": "user"}).to_string())).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["type"], "error");
+    assert_eq!(reply["code"], "authentication_required");
+}
+
+#[tokio::test]
+async fn nothing_is_mailed_to_a_user_who_turned_email_off_but_the_inbox_keeps_it() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |_| {}).await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let quiet = bidder_in(&app, &auction, &organizer, "zh").await;
+    let loud = bidder_in(&app, &auction, &organizer, "zh").await;
+    app.request(
+        Method::PUT,
+        "/api/v1/notification-preferences",
+        Some(&quiet.token),
+        Some(json!({"outbid": {"email": false}})),
+    )
+    .await
+    .assert_status(200);
+    settle(&app).await;
+    let before = sink.messages().len();
+
+    bid(&app, &auction, &quiet, 100_000).await;
+    bid(&app, &auction, &loud, 120_000).await; // quiet is outbid
+    bid(&app, &auction, &quiet, 140_000).await; // loud is outbid
+    let mails = sink.wait_for(before + 1, WAIT).await;
+    settle(&app).await;
+    let mails_after = sink.messages();
+    assert_eq!(mails_after.len(), mails.len(), "nothing more was sent once the dispatcher was idle");
+    let since_bidding = &mails_after[before..];
+    assert!(since_bidding.iter().all(|m| m.to != vec![quiet.email.clone()]), "no outbid mail to the quiet bidder");
+    assert!(since_bidding.iter().any(|m| m.to == vec![loud.email.clone()]));
+    assert!(kinds(&inbox(&app, &quiet, "").await).contains(&"outbid".to_owned()), "the inbox still has it");
+}
+
+#[tokio::test]
+async fn inbox_counts_read_state_and_pages_are_right() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let a = bidder_in(&app, &auction, &organizer, "zh").await;
+    let b = bidder_in(&app, &auction, &organizer, "zh").await;
+    for round in 0..3 {
+        bid(&app, &auction, &a, 100_000 + round * 40_000).await;
+        bid(&app, &auction, &b, 120_000 + round * 40_000).await;
+    }
+    settle(&app).await;
+
+    // a: deposit confirmed + 3 times outbid; b: deposit confirmed + 2 times outbid.
+    let page = inbox(&app, &a, "").await;
+    assert_eq!(page["unread_count"], 4);
+    assert_eq!(kinds(&page).iter().filter(|k| *k == "outbid").count(), 3);
+    let newest_first: Vec<&str> = page["items"].as_array().unwrap().iter().map(|n| n["created_at"].as_str().unwrap()).collect();
+    assert!(newest_first.windows(2).all(|w| w[0] >= w[1]));
+
+    let first_page = inbox(&app, &a, "?limit=3").await;
+    assert_eq!(first_page["items"].as_array().unwrap().len(), 3);
+    let cursor = first_page["next_cursor"].as_str().expect("a next page");
+    let second_page = inbox(&app, &a, &format!("?limit=3&cursor={cursor}")).await;
+    assert_eq!(second_page["items"].as_array().unwrap().len(), 1);
+    assert!(second_page["next_cursor"].is_null());
+
+    let one = page["items"][0]["id"].as_str().unwrap();
+    let read = app.post(&format!("/api/v1/notifications/{one}/read"), Some(&a.token), json!({})).await;
+    assert!(read.assert_status(200)["read_at"].is_string());
+    app.post(&format!("/api/v1/notifications/{one}/read"), Some(&a.token), json!({})).await.assert_status(200);
+    assert_eq!(inbox(&app, &a, "").await["unread_count"], 3);
+    assert_eq!(inbox(&app, &a, "?unread=true").await["items"].as_array().unwrap().len(), 3);
+
+    let all = app.post("/api/v1/notifications/read-all", Some(&a.token), json!({})).await;
+    assert_eq!(all.assert_status(200)["updated"], 3);
+    assert_eq!(inbox(&app, &a, "").await["unread_count"], 0);
+    assert_eq!(inbox(&app, &b, "").await["unread_count"], 3, "b's inbox is untouched");
+}
+
+#[tokio::test]
+async fn another_users_notification_is_not_found() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let owner = bidder_in(&app, &auction, &organizer, "zh").await;
+    let stranger = app.enterprise().await;
+    settle(&app).await;
+    let page = inbox(&app, &owner, "").await;
+    let id = page["items"][0]["id"].as_str().expect("a deposit notification");
+
+    app.post(&format!("/api/v1/notifications/{id}/read"), Some(&stranger.token), json!({}))
+        .await
+        .assert_error(404, "not_found");
+    assert_eq!(inbox(&app, &stranger, "").await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(inbox(&app, &owner, "").await["unread_count"], 1, "still unread for its owner");
+    app.get("/api/v1/notifications", None).await.assert_status(401);
+    app.post(&format!("/api/v1/notifications/{}/read", uuid::Uuid::now_v7()), Some(&owner.token), json!({}))
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn preferences_default_to_everything_on_and_refuse_unknown_kinds_and_a_silent_inbox() {
+    let app = TestApp::spawn().await;
+    let user = app.enterprise().await;
+    let defaults = app.get("/api/v1/notification-preferences", Some(&user.token)).await;
+    assert_eq!(defaults.assert_status(200)["outbid"], json!({"email": true, "live": true}));
+
+    let put = |body: Value| app.request(Method::PUT, "/api/v1/notification-preferences", Some(&user.token), Some(body));
+    let changed = put(json!({"outbid": {"email": false}})).await;
+    assert_eq!(changed.assert_status(200)["outbid"]["email"], false);
+    assert_eq!(changed.body["auction_won"]["email"], true, "other kinds keep their switches");
+
+    put(json!({"outbidd": {"email": false}})).await.assert_error(422, "validation_failed");
+    put(json!({"outbid": {"inbox": false}})).await.assert_error(422, "validation_failed");
+    put(json!({"outbid": {"sms": true}})).await.assert_error(422, "validation_failed");
+    let kept = app.get("/api/v1/notification-preferences", Some(&user.token)).await;
+    assert_eq!(kept.assert_status(200)["outbid"]["email"], false, "a refused update changes nothing");
+    app.get("/api/v1/notification-preferences", None).await.assert_status(401);
+}
+
+#[tokio::test]
+async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_each_mail_goes_once() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
+    let notifier = std::sync::Arc::new(achex_server::notify::Notifier::new(
+        app.state.clone(),
+        achex_server::startup::mailer(&app.settings).unwrap(),
+        app.indexer.clone(),
+        achex_server::startup::notify_config(&app.settings),
+    ));
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let a = bidder_in(&app, &auction, &organizer, "zh").await;
+    let b = bidder_in(&app, &auction, &organizer, "en").await;
+    bid(&app, &auction, &a, 100_000).await;
+    bid(&app, &auction, &b, 120_000).await;
+    while notifier.fan_out_once().await.unwrap() > 0 {}
+    // Run twice, as two processes (or a restarted one) would: nothing is derived twice.
+    assert_eq!(notifier.fan_out_once().await.unwrap(), 0);
+
+    // A sender claims everything due and dies before sending.
+    let claimed = app.state.store.claim_due_emails(app.clock.now(), chrono::Duration::seconds(60), 100).await.unwrap();
+    assert_eq!(claimed.len(), 4, "the listing approval, two deposit confirmations and one outbid");
+    assert_eq!(notifier.send_due_once().await.unwrap(), 0, "the dead sender's claims hold until the lease ends");
+
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(notifier.send_due_once().await.unwrap(), 4);
+    assert_eq!(notifier.send_due_once().await.unwrap(), 0);
+    let mails = sink.wait_for(4, WAIT).await;
+    assert_eq!(mails.len(), 4);
+    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
+    assert_eq!(ids.len(), 4, "four different messages, each once");
+}
+
+#[tokio::test]
+async fn two_dispatchers_on_one_database_send_each_mail_once() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |_| {}).await;
+    let sibling = app.spawn_sibling().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let mut bidders = Vec::new();
+    for _ in 0..4 {
+        bidders.push(bidder_in(&app, &auction, &organizer, "zh").await);
+    }
+    for round in 0..12 {
+        bid(&app, &auction, &bidders[round % bidders.len()], 100_000 + 20_000 * round as i64).await;
+    }
+    // Both dispatchers (and their background loops) race over the same events and deliveries.
+    tokio::join!(settle(&app), settle(&sibling));
+    settle(&app).await;
+    let expected: u64 = app.state.store.email_status_counts().await.unwrap().values().sum();
+    let mails = sink.wait_for(expected as usize, WAIT).await;
+    settle(&sibling).await;
+    let mails_after = sink.messages();
+    assert_eq!(mails_after.len(), mails.len());
+    let mut ids: Vec<_> = mails_after.iter().map(|m| m.message_id.clone().unwrap()).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no Message-ID arrived twice");
+    assert_eq!(app.state.store.email_status_counts().await.unwrap().get("sent").copied().unwrap_or(0), total as u64);
+}
+
+#[tokio::test]
+async fn failed_mail_is_retried_with_backoff_then_parked_for_an_admin_who_can_requeue_it() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |s| {
+        s.notifications.enabled = false;
+        s.notifications.max_attempts = 2;
+        s.notifications.retry_base_secs = 30;
+    })
+    .await;
+    let notifier = achex_server::notify::Notifier::new(
+        app.state.clone(),
+        achex_server::startup::mailer(&app.settings).unwrap(),
+        app.indexer.clone(),
+        achex_server::startup::notify_config(&app.settings),
+    );
+    let owner = app.verified_institute("Mail Institute").await;
+    let reviewer = app.reviewer().await;
+    app.published(&owner, &reviewer).await;
+    while notifier.fan_out_once().await.unwrap() > 0 {}
+
+    sink.fail_next(2, 451);
+    assert_eq!(notifier.send_due_once().await.unwrap(), 1, "first attempt (refused)");
+    assert_eq!(notifier.send_due_once().await.unwrap(), 0, "not due again before the backoff");
+    app.clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(notifier.send_due_once().await.unwrap(), 1, "second attempt (refused)");
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(notifier.send_due_once().await.unwrap(), 0, "parked after the last attempt");
+    assert!(sink.messages().is_empty());
+
+    let admin = app.admin().await;
+    let mut owner = owner;
+    app.relogin(&mut owner).await;
+    let parked = app.get("/api/v1/admin/notifications/parked", Some(&admin.token)).await;
+    let items = parked.assert_status(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "listing_approved");
+    assert_eq!(items[0]["attempts"], 2);
+    assert!(items[0]["last_error"].as_str().unwrap().contains("451"));
+    app.get("/api/v1/admin/notifications/parked", Some(&owner.token)).await.assert_status(403);
+
+    let id = items[0]["notification_id"].as_str().unwrap();
+    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&owner.token), json!({})).await.assert_status(403);
+    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&admin.token), json!({})).await.assert_status(204);
+    assert_eq!(notifier.send_due_once().await.unwrap(), 1);
+    let mails = sink.wait_for(1, WAIT).await;
+    assert_eq!(mails[0].to, vec![owner.email.clone()]);
+}
+
+#[tokio::test]
+async fn approval_and_rejection_reach_the_listing_owner() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("Owner Institute").await;
+    let reviewer = app.reviewer().await;
+    app.published(&owner, &reviewer).await;
+    let draft = app.draft(&owner).await;
+    app.post(&format!("/api/v1/listings/{draft}/submit"), Some(&owner.token), json!({})).await.assert_status(200);
+    app.post(
+        &format!("/api/v1/listings/{draft}/review"),
+        Some(&reviewer.token),
+        json!({"decision": "reject", "reason": "缺少专利证书"}),
+    )
+    .await
+    .assert_status(200);
+    settle(&app).await;
+    let page = inbox(&app, &owner, "").await;
+    let mut found = kinds(&page);
+    found.sort();
+    assert_eq!(found, ["listing_approved", "listing_rejected"]);
+    let rejected = page["items"].as_array().unwrap().iter().find(|n| n["kind"] == "listing_rejected").unwrap();
+    assert_eq!(rejected["data"]["reason"], "缺少专利证书");
+    assert!(rejected["body"].as_str().unwrap().contains("缺少专利证书"));
+}
+
+#[tokio::test]
+async fn bidders_hear_when_a_lot_opens_and_once_before_it_ends_and_how_it_ended() {
+    let app = TestApp::spawn().await;
+    let now = app.clock.now();
+    let (auction, _owner) = app
+        .english_auction(|body| {
+            body["starts_at"] = json!(now + chrono::Duration::minutes(10));
+            body["ends_at"] = json!(now + chrono::Duration::minutes(70));
+        })
+        .await;
+    let organizer = app.organizer().await;
+    let mut winner = bidder_in(&app, &auction, &organizer, "zh").await;
+    let mut loser = bidder_in(&app, &auction, &organizer, "en").await;
+    let notifier = app.notifier.clone().unwrap();
+
+    app.clock.advance(chrono::Duration::minutes(11));
+    app.tick().await;
+    settle(&app).await;
+    app.relogin(&mut loser).await;
+    app.relogin(&mut winner).await;
+    assert!(kinds(&inbox(&app, &loser, "").await).contains(&"auction_starting".to_owned()));
+    bid(&app, &auction, &loser, 100_000).await;
+    bid(&app, &auction, &winner, 110_000).await;
+
+    // Fifty minutes before the end: no reminder yet. Ten minutes before: one, however often the
+    // clock work runs.
+    notifier.remind_once().await.unwrap();
+    app.clock.advance(chrono::Duration::minutes(50));
+    notifier.remind_once().await.unwrap();
+    notifier.remind_once().await.unwrap();
+    settle(&app).await;
+    app.relogin(&mut loser).await;
+    app.relogin(&mut winner).await;
+    for bidder in [&winner, &loser] {
+        let reminders = kinds(&inbox(&app, bidder, "").await).into_iter().filter(|k| k == "auction_ending_soon").count();
+        assert_eq!(reminders, 1, "exactly one reminder per lot and person");
+    }
+
+    app.clock.advance(chrono::Duration::minutes(11));
+    app.tick().await;
+    settle(&app).await;
+    app.relogin(&mut loser).await;
+    app.relogin(&mut winner).await;
+    assert!(kinds(&inbox(&app, &winner, "").await).contains(&"auction_won".to_owned()));
+    let lost = kinds(&inbox(&app, &loser, "").await);
+    assert!(lost.contains(&"auction_lost".to_owned()));
+    assert!(lost.contains(&"deposit_released".to_owned()));
+}
+
+#[tokio::test]
+async fn a_matching_listing_triggers_an_immediate_saved_search_alert_only_for_matching_searches() {
+    let app = TestApp::spawn().await;
+    let buyer = app.enterprise().await;
+    let other = app.enterprise().await;
+    for (who, q) in [(&buyer, "锂离子电池"), (&other, "量子计算")] {
+        let body = json!({"name": q, "query": {"q": q}, "alert": "immediate"});
+        app.post("/api/v1/saved-searches", Some(&who.token), body).await.assert_status(201);
+    }
+    let notifier = app.notifier.clone().unwrap();
+    notifier.alert_once().await.unwrap();
+
+    let owner = app.verified_institute("Battery Institute").await;
+    let reviewer = app.reviewer().await;
+    app.clock.advance(chrono::Duration::seconds(1)); // published after the searches were saved
+    let listing = app.published(&owner, &reviewer).await; // valid_listing(): a lithium-ion cathode
+    notifier.alert_once().await.unwrap();
+    settle(&app).await;
+
+    let page = inbox(&app, &buyer, "").await;
+    let alerts: Vec<&Value> =
+        page["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "saved_search_match").collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["data"]["listings"][0]["listing_id"], listing.as_str());
+    assert!(kinds(&inbox(&app, &other, "").await).is_empty(), "a search that does not match stays silent");
+
+    // Nothing new: no second alert.
+    notifier.alert_once().await.unwrap();
+    settle(&app).await;
+    let again = inbox(&app, &buyer, "").await;
+    assert_eq!(again["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "saved_search_match").count(), 1);
+}
