@@ -234,7 +234,8 @@ async fn inbox_counts_read_state_and_pages_are_right() {
     let page = inbox(&app, &a, "").await;
     assert_eq!(page["unread_count"], 4);
     assert_eq!(kinds(&page).iter().filter(|k| *k == "outbid").count(), 3);
-    let newest_first: Vec<&str> = page["items"].as_array().unwrap().iter().map(|n| n["created_at"].as_str().unwrap()).collect();
+    let newest_first: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|n| n["created_at"].as_str().unwrap()).collect();
     assert!(newest_first.windows(2).all(|w| w[0] >= w[1]));
 
     let first_page = inbox(&app, &a, "?limit=3").await;
@@ -404,8 +405,12 @@ async fn failed_mail_is_retried_with_backoff_then_parked_for_an_admin_who_can_re
     app.get("/api/v1/admin/notifications/parked", Some(&owner.token)).await.assert_status(403);
 
     let id = items[0]["notification_id"].as_str().unwrap();
-    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&owner.token), json!({})).await.assert_status(403);
-    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&admin.token), json!({})).await.assert_status(204);
+    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&owner.token), json!({}))
+        .await
+        .assert_status(403);
+    app.post(&format!("/api/v1/admin/notifications/{id}/retry"), Some(&admin.token), json!({}))
+        .await
+        .assert_status(204);
     assert_eq!(notifier.send_due_once().await.unwrap(), 1);
     let mails = sink.wait_for(1, WAIT).await;
     assert_eq!(mails[0].to, vec![owner.email.clone()]);
@@ -470,7 +475,8 @@ async fn bidders_hear_when_a_lot_opens_and_once_before_it_ends_and_how_it_ended(
     app.relogin(&mut loser).await;
     app.relogin(&mut winner).await;
     for bidder in [&winner, &loser] {
-        let reminders = kinds(&inbox(&app, bidder, "").await).into_iter().filter(|k| k == "auction_ending_soon").count();
+        let reminders =
+            kinds(&inbox(&app, bidder, "").await).into_iter().filter(|k| k == "auction_ending_soon").count();
         assert_eq!(reminders, 1, "exactly one reminder per lot and person");
     }
 

@@ -149,8 +149,8 @@ impl Notifier {
         let mut out = Vec::with_capacity(derived.len());
         let now = self.now();
         for (user, payload, event_id) in derived {
-            if !preferences.contains_key(&user) {
-                preferences.insert(user, preferences_of(&self.state, user).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = preferences.entry(user) {
+                slot.insert(preferences_of(&self.state, user).await.map_err(|e| anyhow::anyhow!("{e}"))?);
             }
             let kind = payload.kind();
             out.push(NewNotification {
@@ -180,9 +180,9 @@ impl Notifier {
             if !preferences.allows(kind, Channel::Live) {
                 continue;
             }
-            if !languages.contains_key(&n.user_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = languages.entry(n.user_id) {
                 let Ok(user) = self.state.store.user(n.user_id).await else { continue };
-                languages.insert(n.user_id, user.language);
+                slot.insert(user.language);
             }
             let stored = achex_store::StoredNotification {
                 id: n.id(),

@@ -48,14 +48,14 @@ impl ProgressBar {
             let due = self.last_drawn.is_none_or(|at| at.elapsed() >= Duration::from_millis(100));
             if due || done == total {
                 const WIDTH: u64 = 30;
-                let filled = if total == 0 { WIDTH } else { (done * WIDTH / total).min(WIDTH) };
+                let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
                 let bar = format!("{}{}", "#".repeat(filled as usize), "-".repeat((WIDTH - filled) as usize));
                 let _ = write!(err, "\r[{bar}] {done}/{total} listings  {rate:.0}/s ");
                 let _ = err.flush();
                 self.last_drawn = Some(Instant::now());
             }
         } else {
-            let tenth = if total == 0 { 10 } else { done * 10 / total };
+            let tenth = (done * 10).checked_div(total).unwrap_or(10);
             if tenth != self.last_tenth {
                 let _ = writeln!(err, "reindex: {done}/{total} listings ({rate:.0}/s)");
                 self.last_tenth = tenth;

@@ -11,6 +11,7 @@
 //! 3. commit-to-searchable latency at 10 listing changes per second while the 8 clients query,
 //!    beside one direct index upsert;
 //! 4. index size on disk ÷ raw text size (and FTS5's for comparison).
+//!
 //! With `MEILISEARCH_URL` set, the same documents and queries also run against Meilisearch.
 
 use achex_core::{Currency, Lang, LangText, Money, OrganizationKind, Role, UserId};
@@ -734,8 +735,8 @@ async fn main() -> Result<()> {
         let index = EmbeddedIndex::open(&work.path().join("direct"))?;
         index.upsert(docs.iter().take(20_000).cloned().collect()).await?;
         let mut samples = Vec::new();
-        for i in 0..args.updates.min(50) {
-            let mut doc = docs[i].clone();
+        for (i, doc) in docs.iter().take(args.updates.min(50)).enumerate() {
+            let mut doc = doc.clone();
             doc.keywords = vec![format!("direct-{i}")];
             let t = Instant::now();
             index.upsert(vec![doc]).await?;
