@@ -1,5 +1,5 @@
 //! The transactional outbox and what consumes it: the search index's position, saved searches,
-//! and the notification inbox, e-mail deliveries and preferences.
+//! and the notification inbox, e-mail deliveries, preferences and auction watchers.
 //!
 //! A domain change writes its outbox row in the same transaction as the change, so a consumer can
 //! never miss a committed change nor see one that rolled back.
@@ -67,6 +67,14 @@ enum NotificationDeliveries {
     ClaimedUntil,
     LastError,
     SentAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AuctionWatchers {
+    Table,
+    AuctionId,
+    UserId,
     CreatedAt,
 }
 
@@ -226,6 +234,28 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // People who asked to hear about a lot without registering to bid.
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuctionWatchers::Table)
+                    .col(uuid(AuctionWatchers::AuctionId))
+                    .col(uuid(AuctionWatchers::UserId))
+                    .col(timestamp_with_time_zone(AuctionWatchers::CreatedAt))
+                    .primary_key(Index::create().col(AuctionWatchers::AuctionId).col(AuctionWatchers::UserId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("watchers_by_user")
+                    .table(AuctionWatchers::Table)
+                    .col(AuctionWatchers::UserId)
+                    .to_owned(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()
@@ -242,6 +272,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             NotificationPreferences::Table.into_iden(),
+            AuctionWatchers::Table.into_iden(),
             NotificationDeliveries::Table.into_iden(),
             Notifications::Table.into_iden(),
             SavedSearches::Table.into_iden(),

@@ -71,6 +71,18 @@ async fn bid(app: &TestApp, auction: &str, bidder: &Actor, amount: i64) {
         .assert_status(201);
 }
 
+/// Waits, mail by mail, until one that `wanted` arrives.
+async fn wait_for_mail(sink: &SmtpSink, wanted: impl Fn(&achex_tests::smtp_sink::ReceivedMail) -> bool) {
+    let mut seen = 0;
+    loop {
+        let mails = sink.wait_for(seen + 1, WAIT).await;
+        if mails.iter().any(&wanted) {
+            return;
+        }
+        seen = mails.len();
+    }
+}
+
 /// Drives the dispatcher until it has nothing left to do now.
 async fn settle(app: &TestApp) {
     let notifier = app.notifier.as_ref().expect("the dispatcher runs");
@@ -99,12 +111,10 @@ async fn outbid_mail_reaches_the_outbid_bidder_in_their_language_with_the_amount
     let organizer = app.organizer().await;
     let zh = bidder_in(&app, &auction, &organizer, "zh").await;
     let en = bidder_in(&app, &auction, &organizer, "en").await;
-    settle(&app).await;
-    let before = sink.messages().len();
-
     bid(&app, &auction, &zh, 100_000).await;
     bid(&app, &auction, &en, 120_000).await;
-    let mails = sink.wait_for(before + 1, WAIT).await;
+    wait_for_mail(&sink, |m| m.subject.contains("您的出价已被超越")).await;
+    let mails = sink.messages();
     let outbid: Vec<_> = mails.iter().filter(|m| m.subject.contains("您的出价已被超越")).collect();
     assert_eq!(outbid.len(), 1, "one outbid mail: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
     let mail = outbid[0];
@@ -118,7 +128,8 @@ async fn outbid_mail_reaches_the_outbid_bidder_in_their_language_with_the_amount
 
     // Outbid back: the English bidder hears it in English.
     bid(&app, &auction, &zh, 140_000).await;
-    let mails = sink.wait_for(before + 2, WAIT).await;
+    wait_for_mail(&sink, |m| m.subject.starts_with("You have been outbid")).await;
+    let mails = sink.messages();
     let english: Vec<_> = mails.iter().filter(|m| m.subject.starts_with("You have been outbid")).collect();
     assert_eq!(english.len(), 1);
     assert_eq!(english[0].to, vec![en.email.clone()]);
@@ -201,19 +212,19 @@ async fn nothing_is_mailed_to_a_user_who_turned_email_off_but_the_inbox_keeps_it
     )
     .await
     .assert_status(200);
-    settle(&app).await;
-    let before = sink.messages().len();
-
     bid(&app, &auction, &quiet, 100_000).await;
     bid(&app, &auction, &loud, 120_000).await; // quiet is outbid
     bid(&app, &auction, &quiet, 140_000).await; // loud is outbid
-    let mails = sink.wait_for(before + 1, WAIT).await;
+    let is_outbid = |m: &achex_tests::smtp_sink::ReceivedMail| m.subject.contains("出价已被超越");
+    wait_for_mail(&sink, |m| is_outbid(m) && m.to == vec![loud.email.clone()]).await;
+    // Once the dispatcher is idle, everything it recorded as sent has arrived: then look.
     settle(&app).await;
-    let mails_after = sink.messages();
-    assert_eq!(mails_after.len(), mails.len(), "nothing more was sent once the dispatcher was idle");
-    let since_bidding = &mails_after[before..];
-    assert!(since_bidding.iter().all(|m| m.to != vec![quiet.email.clone()]), "no outbid mail to the quiet bidder");
-    assert!(since_bidding.iter().any(|m| m.to == vec![loud.email.clone()]));
+    let sent = app.state.store.email_status_counts().await.unwrap().get("sent").copied().unwrap_or(0);
+    let mails = sink.wait_for(sent as usize, WAIT).await;
+    assert!(
+        !mails.iter().any(|m| is_outbid(m) && m.to == vec![quiet.email.clone()]),
+        "no outbid mail to the quiet bidder"
+    );
     assert!(kinds(&inbox(&app, &quiet, "").await).contains(&"outbid".to_owned()), "the inbox still has it");
 }
 
@@ -337,8 +348,19 @@ async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_ea
 #[tokio::test]
 async fn two_dispatchers_on_one_database_send_each_mail_once() {
     let sink = SmtpSink::start();
-    let app = app_with_mail(&sink, |_| {}).await;
+    // Two nodes on one database, each with its own dispatcher; the test drives both rounds so it
+    // knows when they are done.
+    let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
     let sibling = app.spawn_sibling().await;
+    let dispatcher = |node: &TestApp| {
+        std::sync::Arc::new(achex_server::notify::Notifier::new(
+            node.state.clone(),
+            achex_server::startup::mailer(&node.settings).unwrap(),
+            node.indexer.clone(),
+            achex_server::startup::notify_config(&node.settings),
+        ))
+    };
+    let (one, two) = (dispatcher(&app), dispatcher(&sibling));
     let (auction, _owner) = app.english_auction(|_| {}).await;
     let organizer = app.organizer().await;
     let mut bidders = Vec::new();
@@ -348,20 +370,36 @@ async fn two_dispatchers_on_one_database_send_each_mail_once() {
     for round in 0..12 {
         bid(&app, &auction, &bidders[round % bidders.len()], 100_000 + 20_000 * round as i64).await;
     }
-    // Both dispatchers (and their background loops) race over the same events and deliveries.
-    tokio::join!(settle(&app), settle(&sibling));
-    settle(&app).await;
-    let expected: u64 = app.state.store.email_status_counts().await.unwrap().values().sum();
-    let mails = sink.wait_for(expected as usize, WAIT).await;
-    settle(&sibling).await;
-    let mails_after = sink.messages();
-    assert_eq!(mails_after.len(), mails.len());
-    let mut ids: Vec<_> = mails_after.iter().map(|m| m.message_id.clone().unwrap()).collect();
-    let total = ids.len();
+    let drive = |notifier: std::sync::Arc<achex_server::notify::Notifier>| async move {
+        loop {
+            let derived = notifier.fan_out_once().await.expect("fan-out");
+            let sent = notifier.send_due_once().await.expect("send");
+            if derived == 0 && sent == 0 {
+                break;
+            }
+        }
+    };
+    tokio::join!(drive(one.clone()), drive(two.clone()));
+    tokio::join!(drive(one), drive(two));
+
+    // The listing approval, 4 deposit confirmations, 11 outbid bidders.
+    let counts = app.state.store.email_status_counts().await.unwrap();
+    assert_eq!(counts.get("sent").copied(), Some(16), "{counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), 16, "{counts:?}");
+    let mails = sink.wait_for(16, WAIT).await;
+    let mut ids: Vec<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), total, "no Message-ID arrived twice");
-    assert_eq!(app.state.store.email_status_counts().await.unwrap().get("sent").copied().unwrap_or(0), total as u64);
+    assert_eq!(ids.len(), 16, "no Message-ID arrived twice");
+    assert_eq!(mails.len(), 16);
+    let outbid_rows: usize = {
+        let mut total = 0;
+        for bidder in &bidders {
+            total += kinds(&inbox(&app, bidder, "").await).iter().filter(|k| *k == "outbid").count();
+        }
+        total
+    };
+    assert_eq!(outbid_rows, 11, "one inbox entry per outbid, not one per dispatcher");
 }
 
 #[tokio::test]
@@ -522,4 +560,80 @@ async fn a_matching_listing_triggers_an_immediate_saved_search_alert_only_for_ma
     settle(&app).await;
     let again = inbox(&app, &buyer, "").await;
     assert_eq!(again["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "saved_search_match").count(), 1);
+}
+
+#[tokio::test]
+async fn watchers_hear_when_a_lot_opens_and_before_it_ends_without_registering() {
+    let app = TestApp::spawn().await;
+    let now = app.clock.now();
+    let (auction, _owner) = app
+        .english_auction(|body| {
+            body["starts_at"] = json!(now + chrono::Duration::minutes(10));
+            body["ends_at"] = json!(now + chrono::Duration::minutes(30));
+        })
+        .await;
+    let mut watcher = app.enterprise().await;
+    let mut quitter = app.enterprise().await;
+    for who in [&watcher, &quitter] {
+        app.post(&format!("/api/v1/auctions/{auction}/watch"), Some(&who.token), json!({})).await.assert_status(204);
+    }
+    app.post(&format!("/api/v1/auctions/{auction}/watch"), Some(&watcher.token), json!({})).await.assert_status(204);
+    let list = app.get("/api/v1/me/watchlist", Some(&watcher.token)).await;
+    assert_eq!(list.assert_status(200)["auctions"], json!([auction]));
+    app.request(Method::DELETE, &format!("/api/v1/auctions/{auction}/watch"), Some(&quitter.token), None)
+        .await
+        .assert_status(204);
+    app.post(&format!("/api/v1/auctions/{}/watch", uuid::Uuid::now_v7()), Some(&watcher.token), json!({}))
+        .await
+        .assert_error(404, "not_found");
+    app.post(&format!("/api/v1/auctions/{auction}/watch"), None, json!({})).await.assert_status(401);
+
+    app.clock.advance(chrono::Duration::minutes(11));
+    app.tick().await;
+    settle(&app).await;
+    app.clock.advance(chrono::Duration::minutes(5)); // 14 minutes left
+    let notifier = app.notifier.clone().unwrap();
+    notifier.remind_once().await.unwrap();
+    settle(&app).await;
+    app.relogin(&mut watcher).await;
+    app.relogin(&mut quitter).await;
+    let mut heard = kinds(&inbox(&app, &watcher, "").await);
+    heard.sort();
+    assert_eq!(heard, ["auction_ending_soon", "auction_starting"]);
+    assert!(kinds(&inbox(&app, &quitter, "").await).is_empty(), "unwatching stops the notifications");
+}
+
+#[tokio::test]
+async fn a_daily_saved_search_sends_one_digest_a_day_with_what_is_new() {
+    let app = TestApp::spawn_with(|s| s.notifications.digest_hour_utc = 0).await;
+    let mut buyer = app.enterprise().await;
+    let body = json!({"name": "电池", "query": {"q": "锂离子电池", "trl_min": "5"}, "alert": "daily"});
+    app.post("/api/v1/saved-searches", Some(&buyer.token), body).await.assert_status(201);
+    let owner = app.verified_institute("Digest Institute").await;
+    let reviewer = app.reviewer().await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    let first = app.published(&owner, &reviewer).await;
+    let second = app.published(&owner, &reviewer).await;
+    let notifier = app.notifier.clone().unwrap();
+    notifier.alert_once().await.unwrap();
+    app.relogin(&mut buyer).await;
+    assert!(
+        !kinds(&inbox(&app, &buyer, "").await).contains(&"saved_search_digest".to_owned()),
+        "no digest on the day the search was saved"
+    );
+
+    app.clock.advance(chrono::Duration::days(1));
+    app.wait_indexed().await;
+    notifier.alert_once().await.unwrap();
+    notifier.alert_once().await.unwrap();
+    settle(&app).await;
+    app.relogin(&mut buyer).await;
+    let page = inbox(&app, &buyer, "").await;
+    let digests: Vec<&Value> =
+        page["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "saved_search_digest").collect();
+    assert_eq!(digests.len(), 1, "one digest, however often the clock work runs");
+    let listed: Vec<&str> =
+        digests[0]["data"]["listings"].as_array().unwrap().iter().map(|l| l["listing_id"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&first.as_str()) && listed.contains(&second.as_str()));
 }

@@ -122,6 +122,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                         .route(web::get().to(auctions::bids))
                         .route(web::post().to(auctions::bid)),
                 )
+                .service(
+                    resource("/auctions/{id}/watch")
+                        .route(web::post().to(auctions::watch))
+                        .route(web::delete().to(auctions::unwatch)),
+                )
+                .service(get("/me/watchlist", auctions::watchlist))
                 .service(post("/auctions/{id}/cancel", auctions::cancel))
                 .service(post("/auctions/{id}/default", auctions::default))
                 .service(get("/auctions/{id}/result", auctions::result))

@@ -18,6 +18,7 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         attachments::upload, attachments::download,
         auctions::create, auctions::get, auctions::list, auctions::register, auctions::confirm_deposit,
         auctions::bid, auctions::bids, auctions::cancel, auctions::default, auctions::result,
+        auctions::watch, auctions::unwatch, auctions::watchlist,
         search::search, search::suggest, search::similar,
         notifications::inbox, notifications::read, notifications::read_all, notifications::get_preferences,
         notifications::put_preferences, notifications::parked, notifications::retry,

@@ -273,6 +273,36 @@ impl Notifier {
             out.extend(derive_entry(memory, auction, event.event_id, entry));
             memory.seen = memory.seen.max(entry.index);
         }
+        // Watchers hear that the lot opened, like the registered bidders (once each).
+        let title = memory.title.clone();
+        let mut opened = Vec::new();
+        for entry in &entries {
+            for (n, e) in entry.events.iter().enumerate() {
+                if let EventKind::PhaseChanged { status: Status::Live | Status::FreeQuote } = e.kind {
+                    let id = derived_id(&[
+                        event.event_id.as_bytes(),
+                        &entry.index.to_be_bytes(),
+                        &(n as u64).to_be_bytes(),
+                        b"starting",
+                    ]);
+                    opened.push((e.at, id));
+                }
+            }
+        }
+        drop(lots);
+        if let Some(&(at, id)) = opened.first() {
+            let told: HashSet<UserId> = out.iter().map(|(user, _, _)| *user).collect();
+            for watcher in self.state.store.auction_watchers(auction).await? {
+                if !told.contains(&watcher) {
+                    let payload = NotificationPayload::AuctionStarting {
+                        auction_id: auction,
+                        listing_title: title.clone(),
+                        starts_at: at,
+                    };
+                    out.push((watcher, payload, id));
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -356,7 +386,13 @@ impl Notifier {
             reminded.push(lot.id);
             // One reminder per lot and person, whatever extensions happen afterwards.
             let event_id = derived_id(&[lot.id.as_uuid().as_bytes(), b"ending_soon"]);
-            for &user in memory.bidders.values() {
+            let mut people: Vec<UserId> = memory.bidders.values().copied().collect();
+            for watcher in self.state.store.auction_watchers(lot.id).await? {
+                if !people.contains(&watcher) {
+                    people.push(watcher);
+                }
+            }
+            for user in people {
                 derived.push((
                     user,
                     NotificationPayload::AuctionEndingSoon {

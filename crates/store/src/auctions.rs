@@ -6,7 +6,7 @@
 //! `last_index` the writer started from.
 
 use crate::connection::Store;
-use crate::entity::{auction, auction_idempotency, auction_log, deal};
+use crate::entity::{auction, auction_idempotency, auction_log, auction_watcher, deal};
 use crate::error::StoreError;
 use crate::outbox::{self, Topic};
 use achex_bidding_engine::engine::{
@@ -145,6 +145,64 @@ impl Store {
             query = query.filter(auction::Column::ListingId.is_in(listings.iter().map(|l| l.as_uuid())));
         }
         query.order_by_asc(auction::Column::EndsAt).all(&self.db).await?.into_iter().map(row).collect()
+    }
+
+    /// `user` will hear when the lot opens and shortly before it ends (idempotent).
+    pub async fn watch_auction(&self, auction: AuctionId, user: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        auction_watcher::Entity::insert(auction_watcher::ActiveModel {
+            auction_id: Set(auction.as_uuid()),
+            user_id: Set(user.as_uuid()),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                auction_watcher::Column::AuctionId,
+                auction_watcher::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .try_insert()
+        .exec(&tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn unwatch_auction(&self, auction: AuctionId, user: UserId) -> Result<(), StoreError> {
+        let tx = self.write().await?;
+        auction_watcher::Entity::delete_many()
+            .filter(auction_watcher::Column::AuctionId.eq(auction.as_uuid()))
+            .filter(auction_watcher::Column::UserId.eq(user.as_uuid()))
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn auction_watchers(&self, auction: AuctionId) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<Uuid> = auction_watcher::Entity::find()
+            .select_only()
+            .column(auction_watcher::Column::UserId)
+            .filter(auction_watcher::Column::AuctionId.eq(auction.as_uuid()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(Into::into).collect())
+    }
+
+    /// The lots `user` watches.
+    pub async fn watched_auctions(&self, user: UserId) -> Result<Vec<AuctionId>, StoreError> {
+        let ids: Vec<Uuid> = auction_watcher::Entity::find()
+            .select_only()
+            .column(auction_watcher::Column::AuctionId)
+            .filter(auction_watcher::Column::UserId.eq(user.as_uuid()))
+            .order_by_desc(auction_watcher::Column::CreatedAt)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(Into::into).collect())
     }
 
     pub async fn auction(&self, id: AuctionId) -> Result<AuctionRow, StoreError> {

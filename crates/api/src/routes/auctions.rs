@@ -591,3 +591,46 @@ pub async fn result(
         server_time: state.clock.now(),
     }))
 }
+
+/// Watch a lot: hear when it opens and shortly before it ends, without registering to bid.
+#[utoipa::path(post, path = "/api/v1/auctions/{id}/watch", tag = "auctions", security(("bearer" = [])),
+    params(("id" = AuctionId, Path)),
+    responses((status = 204), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn watch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<AuctionId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state.store.auction(id).await?;
+    state.store.watch_auction(id, user.0.id, state.clock.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stop watching a lot (idempotent).
+#[utoipa::path(delete, path = "/api/v1/auctions/{id}/watch", tag = "auctions", security(("bearer" = [])),
+    params(("id" = AuctionId, Path)),
+    responses((status = 204), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn unwatch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<AuctionId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state.store.auction(id).await?;
+    state.store.unwatch_auction(id, user.0.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Watchlist {
+    /// The lots the caller watches, most recently watched first.
+    pub auctions: Vec<AuctionId>,
+}
+
+/// The lots the caller watches.
+#[utoipa::path(get, path = "/api/v1/me/watchlist", tag = "auctions", security(("bearer" = [])),
+    responses((status = 200, body = Watchlist), (status = 401, body = ErrorEnvelope)))]
+pub async fn watchlist(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(Watchlist { auctions: state.store.watched_auctions(user.0.id).await? }))
+}

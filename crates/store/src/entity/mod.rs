@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod auction;
 pub mod auction_idempotency;
 pub mod auction_log;
+pub mod auction_watcher;
 pub mod deal;
 pub mod listing;
 pub mod listing_event;

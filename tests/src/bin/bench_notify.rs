@@ -1,0 +1,1083 @@
+//! `cargo run --release -p achex-tests --bin bench-notify [-- --quick] [-- --sqlite-only]`
+//!
+//! Outbox throughput of the notification dispatcher, every figure beside a baseline measured in the
+//! same run on the same machine:
+//! 1. **baseline**: rendered notification e-mails sent straight through `SmtpMailer` (lettre, pooled)
+//!    into an SMTP sink, with the dispatcher's concurrency (`notifications.senders`): the raw rate.
+//! 2. **product**: the real server in-process (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
+//!    set or one answers on 127.0.0.1:5432), 1,000 users each with a websocket authenticated and
+//!    subscribed to `user`, then a burst of 10,000 listing approvals committed in **one**
+//!    transaction (`Store::insert_listings`, the path imports and seeding take: each listing writes
+//!    its `approved` outbox event, whose fan-out sends `listing_approved` to the listing's creator
+//!    by inbox, e-mail and live push). Measured from the commit: e-mails/s at the sink and pushes/s
+//!    at the sockets, each event's age on arrival (p50/p95/p99/max; goal: none older than 5 s), and
+//!    the e-mail rate ÷ the raw rate (goal ≥ 0.8).
+//! 3. **where the time goes**: the same burst on a server whose dispatcher loops are off, driven by
+//!    hand (`fan_out_once`, `send_due_once`), with one round of each replayed step by step through
+//!    the same public calls the dispatcher makes, each step timed, and the database's own commit
+//!    rate beside them.
+//!
+//! The SMTP sink is a minimal one in this file (it answers the SMTP dialogue, reads each message up
+//! to the final dot, keeps its Message-ID and arrival time): the integration tests' mailin sink
+//! parses every message and is measured once for comparison. The same sink serves the baseline and
+//! the product. The sink and the websocket clients run on threads of their own (a one-worker
+//! runtime each), like the separate processes they stand for, but on the same two cores.
+
+use achex_api::AppState;
+use achex_api::routes::notifications::{live_message, notification_view, preferences_of};
+use achex_core::{Clock, Lang, LangText, ListingId, SystemClock, UserId};
+use achex_listing::{Action, AuditEntry, Listing, ListingContent};
+use achex_notification::{Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, render};
+use achex_server::notify::Notifier;
+use achex_server::settings::{MailTransport, Secret};
+use achex_server::startup::{mailer, notify_config};
+use achex_server::{Application, Settings, build_state, open_store};
+use achex_store::{NewNotification, Store, Topic, User, notification_id};
+use actix_web::web;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+/// The issue's goals.
+const GOAL_RATIO: f64 = 0.8;
+const GOAL_MAX_AGE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy)]
+struct Params {
+    quick: bool,
+    users: usize,
+    events: usize,
+    raw_mails: usize,
+    /// How long the product may take to deliver everything before the run gives up.
+    timeout: Duration,
+}
+
+impl Params {
+    fn new(quick: bool) -> Params {
+        if quick {
+            Params { quick, users: 200, events: 2_000, raw_mails: 1_000, timeout: Duration::from_secs(120) }
+        } else {
+            Params { quick, users: 1_000, events: 10_000, raw_mails: 5_000, timeout: Duration::from_secs(300) }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn goal(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+/// Things that arrive (mails at the sink, pushes at the sockets), with their arrival times.
+struct Arrivals {
+    log: Mutex<Vec<(Instant, String)>>,
+    count: watch::Sender<usize>,
+}
+
+impl Arrivals {
+    fn new() -> Arc<Arrivals> {
+        Arc::new(Arrivals { log: Mutex::new(Vec::new()), count: watch::Sender::new(0) })
+    }
+
+    fn record(&self, id: String) {
+        let at = Instant::now();
+        let n = {
+            let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            log.push((at, id));
+            log.len()
+        };
+        self.count.send_replace(n);
+    }
+
+    fn len(&self) -> usize {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn since(&self, from: usize) -> Vec<(Instant, String)> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)[from..].to_vec()
+    }
+
+    /// Waits until `n` have arrived in all; false on timeout.
+    async fn wait_for(&self, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.count.subscribe();
+        matches!(tokio::time::timeout(timeout, rx.wait_for(|&c| c >= n)).await, Ok(Ok(_)))
+    }
+}
+
+/// A one-worker runtime on its own thread, for a party that would be another process.
+fn side_runtime(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting from /proc (Linux): which threads burnt the cores.
+
+/// Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+#[derive(Debug, Clone, Default)]
+struct CpuSnapshot {
+    process: u64,
+    /// Per thread id: (name, ticks).
+    threads: HashMap<u64, (String, u64)>,
+}
+
+fn stat_ticks(text: &str) -> Option<(String, u64)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let name = text[open + 1..close].to_owned();
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let utime: u64 = rest.get(11)?.parse().ok()?;
+    let stime: u64 = rest.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
+fn cpu_snapshot() -> CpuSnapshot {
+    let process =
+        std::fs::read_to_string("/proc/self/stat").ok().and_then(|t| stat_ticks(&t)).map_or(0, |(_, ticks)| ticks);
+    let mut threads = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for entry in dir.flatten() {
+            let Ok(tid) = entry.file_name().to_string_lossy().parse::<u64>() else { continue };
+            if let Some(stat) = std::fs::read_to_string(entry.path().join("stat")).ok().and_then(|t| stat_ticks(&t)) {
+                threads.insert(tid, stat);
+            }
+        }
+    }
+    CpuSnapshot { process, threads }
+}
+
+/// Thread names without their trailing numbers, so a pool's threads add up.
+fn thread_group(name: &str) -> String {
+    let trimmed = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '#' || c == ':');
+    if trimmed.is_empty() { name.to_owned() } else { trimmed.to_owned() }
+}
+
+/// "12.3 s CPU over 6.1 s (1.0 of 2 cores): tokio-runtime-w 5.1 s, …"
+fn cpu_report(before: &CpuSnapshot, after: &CpuSnapshot, wall: Duration) -> String {
+    let total = after.process.saturating_sub(before.process);
+    let mut groups: BTreeMap<String, u64> = BTreeMap::new();
+    for (tid, (name, ticks)) in &after.threads {
+        let earlier = before.threads.get(tid).map_or(0, |(_, t)| *t);
+        *groups.entry(thread_group(name)).or_default() += ticks.saturating_sub(earlier);
+    }
+    let accounted: u64 = groups.values().sum();
+    let mut groups: Vec<(String, u64)> = groups.into_iter().filter(|(_, t)| *t > 0).collect();
+    groups.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+    let mut parts: Vec<String> = groups.iter().map(|(n, t)| format!("{n} {:.1} s", *t as f64 / TICKS)).collect();
+    if total > accounted {
+        parts.push(format!("exited threads {:.1} s", (total - accounted) as f64 / TICKS));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{:.1} s CPU over {} ({:.2} of {cores} cores busy): {}",
+        total as f64 / TICKS,
+        secs(wall),
+        total as f64 / TICKS / wall.as_secs_f64().max(1e-9),
+        parts.join(", ")
+    )
+}
+
+/// The soft and hard limits on open descriptors, from /proc (std cannot set them, and the
+/// workspace forbids `unsafe`).
+fn descriptor_limits() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let soft = fields.get(3)?.parse().ok()?;
+    let hard = fields.get(4)?.parse().ok()?;
+    Some((soft, hard))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SMTP sink
+
+/// A minimal SMTP server: answers the dialogue lettre holds (EHLO, NOOP, MAIL, RCPT, DATA, RSET,
+/// QUIT), reads each message to its final dot and records its Message-ID and arrival time before
+/// it answers 250, as a real server acknowledges only what it has taken.
+struct FastSink {
+    url: String,
+    arrivals: Arc<Arrivals>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl FastSink {
+    fn start() -> FastSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the sink");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let url = format!("smtp://{}", listener.local_addr().expect("address"));
+        let arrivals = Arrivals::new();
+        let runtime = side_runtime("bench-sink");
+        let recorded = arrivals.clone();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("the sink listens");
+            while let Ok((socket, _)) = listener.accept().await {
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    let _ = smtp_session(socket, recorded).await;
+                });
+            }
+        });
+        FastSink { url, arrivals, runtime }
+    }
+}
+
+async fn smtp_session(socket: tokio::net::TcpStream, arrivals: Arc<Arrivals>) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    socket.set_nodelay(true)?;
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, read);
+    write.write_all(b"220 sink.bench ESMTP\r\n").await?;
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let verb = line.get(..4).map(<[u8]>::to_ascii_uppercase).unwrap_or_default();
+        let reply: &[u8] = match verb.as_slice() {
+            // The extensions mailin-embedded offers too.
+            b"EHLO" => b"250-sink.bench\r\n250 8BITMIME\r\n",
+            b"HELO" => b"250 sink.bench\r\n",
+            b"MAIL" | b"RCPT" | b"RSET" | b"NOOP" => b"250 OK\r\n",
+            b"QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            b"DATA" => {
+                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+                let mut in_headers = true;
+                let mut in_id = false;
+                let mut id = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" || line == b".\n" {
+                        break;
+                    }
+                    if !in_headers {
+                        continue;
+                    }
+                    if line == b"\r\n" || line == b"\n" {
+                        in_headers = false;
+                    } else if line[0] == b' ' || line[0] == b'\t' {
+                        if in_id {
+                            id.push_str(String::from_utf8_lossy(&line).trim());
+                        }
+                    } else {
+                        in_id = line.len() > 11 && line[..11].eq_ignore_ascii_case(b"message-id:");
+                        if in_id {
+                            id = String::from_utf8_lossy(&line[11..]).trim().to_owned();
+                        }
+                    }
+                }
+                arrivals.record(id);
+                b"250 OK queued\r\n"
+            }
+            _ => b"502 command not implemented\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+/// `<event.user@domain>` → (event id, user id).
+fn parse_message_id(id: &str) -> Option<(Uuid, Uuid)> {
+    let local = id.trim().trim_start_matches('<').split('@').next()?;
+    let (event, user) = local.split_once('.')?;
+    Some((event.parse().ok()?, user.parse().ok()?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: lettre straight into the sink
+
+fn listing_content() -> ListingContent {
+    serde_json::from_value(achex_tests::valid_listing()).expect("the test listing is valid")
+}
+
+fn language(i: usize) -> Lang {
+    if i.is_multiple_of(2) { Lang::Zh } else { Lang::En }
+}
+
+/// `n` rendered `listing_approved` e-mails, the languages alternating like the product's users.
+fn rendered_emails(n: usize, base_url: &str) -> Vec<OutgoingEmail> {
+    let title = listing_content().title;
+    (0..n)
+        .map(|i| {
+            let lang = language(i);
+            let payload =
+                NotificationPayload::ListingApproved { listing_id: ListingId::new(), listing_title: title.clone() };
+            OutgoingEmail {
+                event_id: Uuid::now_v7(),
+                to: Recipient {
+                    user_id: UserId::new(),
+                    name: format!("Bench Staff {i}"),
+                    address: format!("raw-{i}@example.org"),
+                },
+                lang,
+                rendered: render(&payload, lang, base_url),
+            }
+        })
+        .collect()
+}
+
+async fn send_all(mailer: &SmtpMailer, emails: &[OutgoingEmail], concurrency: usize) {
+    futures_util::stream::iter(emails)
+        .for_each_concurrent(concurrency, |email| async move {
+            mailer.send(email).await.expect("the sink accepts every mail");
+        })
+        .await;
+}
+
+/// Sends `emails` through `mailer` with `concurrency` sends at once (after a warm-up that opens the
+/// pool's connections); returns the rate from the first send to the last arrival `arrived`
+/// reports, and that time.
+async fn raw_send(
+    mailer: &SmtpMailer,
+    emails: &[OutgoingEmail],
+    warm_up: &[OutgoingEmail],
+    concurrency: usize,
+    arrived: impl AsyncFn(usize) -> Instant,
+) -> (f64, Duration) {
+    send_all(mailer, warm_up, concurrency).await;
+    arrived(warm_up.len()).await;
+    let started = Instant::now();
+    send_all(mailer, emails, concurrency).await;
+    let last = arrived(warm_up.len() + emails.len()).await;
+    let elapsed = last.saturating_duration_since(started);
+    (emails.len() as f64 / elapsed.as_secs_f64(), elapsed)
+}
+
+fn sender() -> achex_notification::Sender {
+    let settings = Settings::defaults();
+    achex_notification::Sender::new(Some(settings.mail.from_name.clone()), &settings.mail.from_address)
+        .expect("the default sender is valid")
+}
+
+async fn bench_raw(sink: &FastSink, params: &Params, senders: usize) -> f64 {
+    let base_url = Settings::defaults().mail.base_url;
+    let emails = rendered_emails(params.raw_mails, &base_url);
+    let warm_up = rendered_emails(senders * 4, &base_url);
+    let mailer = SmtpMailer::from_url(&sink.url, sender()).expect("the sink's URL");
+    let from = sink.arrivals.len();
+    let arrivals = sink.arrivals.clone();
+    let (rate, elapsed) = raw_send(&mailer, &emails, &warm_up, senders, async |n| {
+        assert!(arrivals.wait_for(from + n, Duration::from_secs(120)).await, "the sink gets every raw mail");
+        arrivals.since(from + n - 1).first().map_or_else(Instant::now, |(at, _)| *at)
+    })
+    .await;
+    println!(
+        "raw lettre (SmtpMailer, pooled) → sink, {senders} at once   {rate:>8.0} mails/s   ({} mails in {})",
+        emails.len(),
+        secs(elapsed)
+    );
+    rate
+}
+
+/// The same through the integration tests' mailin-embedded sink, which parses every message: shows
+/// how much the sink itself limits the rate.
+async fn bench_raw_mailin(params: &Params, senders: usize) {
+    let base_url = Settings::defaults().mail.base_url;
+    let n = params.raw_mails.min(2_000);
+    let emails = rendered_emails(n, &base_url);
+    let warm_up = rendered_emails(senders * 4, &base_url);
+    let sink = achex_tests::smtp_sink::SmtpSink::start();
+    let mailer = SmtpMailer::from_url(&sink.url(), sender()).expect("the sink's URL");
+    let (rate, elapsed) = raw_send(&mailer, &emails, &warm_up, senders, async |n| {
+        sink.wait_for(n, Duration::from_secs(120)).await;
+        Instant::now()
+    })
+    .await;
+    println!(
+        "  (the same into the tests' mailin-embedded sink, which parses each message: {rate:.0} mails/s, {n} mails in {})",
+        secs(elapsed)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The product
+
+struct Server {
+    state: web::Data<AppState>,
+    settings: Settings,
+    port: u16,
+    indexer: Arc<achex_server::indexer::Indexer>,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_server(database_url: Option<&str>, sink_url: &str, dispatcher: bool) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::defaults();
+    settings.server.port = 0;
+    settings.data.dir = dir.path().to_path_buf();
+    if let Some(url) = database_url {
+        settings.database.url = Secret::new(url);
+    }
+    settings.mail.transport = MailTransport::Smtp;
+    settings.mail.smtp_url = Secret::new(sink_url);
+    settings.notifications.enabled = dispatcher;
+    let store = open_store(&settings).await.expect("store");
+    let state = build_state(&settings, store, Arc::new(SystemClock)).await.expect("state");
+    let app = Application::build(&settings, state).expect("server");
+    let server = Server {
+        state: app.state(),
+        settings: settings.clone(),
+        port: app.port(),
+        indexer: app.indexer(),
+        handle: app.handle(),
+        _dir: dir,
+    };
+    tokio::spawn(app.run_until_stopped());
+    server
+}
+
+/// `n` institute staff, each of an institute of their own, the languages alternating.
+async fn create_users(store: &Store, n: usize) -> Vec<User> {
+    let now = chrono::Utc::now();
+    let mut users = Vec::with_capacity(n);
+    for i in 0..n {
+        let org = achex_store::NewOrganization {
+            name: format!("Bench Institute {i}"),
+            kind: achex_core::OrganizationKind::Institute,
+            invite_code: format!("bench-{}", Uuid::now_v7().simple()),
+            verified: true,
+        };
+        let user = achex_store::NewUser {
+            email: format!("staff-{i}-{}@example.org", Uuid::now_v7().simple()),
+            display_name: format!("Bench Staff {i}"),
+            password_hash: "never used".into(),
+            role: achex_core::Role::InstituteStaff,
+            language: language(i),
+        };
+        let (_, user) = store.create_organization_with_user(org, user, now).await.expect("create a user");
+        users.push(user);
+    }
+    users
+}
+
+/// `n` listings created, submitted and approved (the audit trail a real one has), spread evenly
+/// over `users`; each one's latest entry is `approved`.
+fn approvals(users: &[User], reviewer: UserId, n: usize) -> Vec<(Listing, Vec<AuditEntry>)> {
+    let now = chrono::Utc::now();
+    let base = listing_content();
+    (0..n)
+        .map(|i| {
+            let owner = &users[i % users.len()];
+            let mut content = base.clone();
+            content.title = LangText {
+                zh: base.title.zh.as_ref().map(|t| format!("{t}（第{i}批）")),
+                en: base.title.en.as_ref().map(|t| format!("{t} (batch {i})")),
+            };
+            let (mut listing, created) =
+                Listing::new_draft(owner.organization_id, owner.id, content, now - chrono::Duration::hours(2));
+            let submitted =
+                listing.apply(Action::Submit, owner.id, None, now - chrono::Duration::hours(1)).expect("submit");
+            let approved = listing.apply(Action::Approve, reviewer, None, now).expect("approve");
+            (listing, vec![created, submitted, approved])
+        })
+        .collect()
+}
+
+async fn create_reviewer(store: &Store) -> UserId {
+    let email = format!("reviewer-{}@achex.example", Uuid::now_v7().simple());
+    achex_server::seed::create_platform_user(
+        store,
+        &SystemClock,
+        &email,
+        achex_tests::PASSWORD,
+        achex_core::Role::Reviewer,
+    )
+    .await
+    .expect("a reviewer")
+    .id
+}
+
+/// Connects one websocket per token, authenticates and subscribes it to `user`; every
+/// notification it receives is recorded in `pushes` (by notification id). Returns once all are
+/// subscribed.
+async fn connect_watchers(clients: &tokio::runtime::Runtime, port: u16, tokens: Vec<String>, pushes: Arc<Arrivals>) {
+    let url = format!("ws://127.0.0.1:{port}/api/v1/ws");
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+    // The server's listener has the standard backlog (128): connect a few dozen at a time.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(64));
+    let n = tokens.len();
+    for token in tokens {
+        let (url, ready, pushes, handshakes) = (url.clone(), ready_tx.clone(), pushes.clone(), handshakes.clone());
+        clients.spawn(async move {
+            let permit = handshakes.acquire_owned().await.expect("semaphore");
+            let connected = tokio_tungstenite::connect_async_with_config(
+                url.as_str(),
+                Some(achex_tests::storm::ws_config()),
+                false,
+            )
+            .await;
+            let mut ws = match connected {
+                Ok((ws, _)) => ws,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("connect: {e}")));
+                    return;
+                }
+            };
+            let hello = [
+                serde_json::json!({"type": "auth", "token": token}),
+                serde_json::json!({"type": "subscribe", "topic": "user"}),
+            ];
+            for message in hello {
+                if let Err(e) = ws.send(Message::text(message.to_string())).await {
+                    let _ = ready.send(Err(format!("send: {e}")));
+                    return;
+                }
+            }
+            let mut permit = Some(permit);
+            // Reading without splitting: tungstenite answers the server's heartbeat pings as it reads.
+            while let Some(Ok(frame)) = ws.next().await {
+                let Message::Text(text) = frame else { continue };
+                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                match value["type"].as_str() {
+                    Some("notification") => {
+                        pushes.record(value["notification"]["id"].as_str().unwrap_or_default().to_owned());
+                    }
+                    Some("subscribed") => {
+                        drop(permit.take());
+                        let _ = ready.send(Ok(()));
+                    }
+                    Some("error") => {
+                        let _ = ready.send(Err(text.to_string()));
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    for _ in 0..n {
+        match ready_rx.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => panic!("a watcher could not subscribe: {e}"),
+            None => panic!("the watchers stopped"),
+        }
+    }
+}
+
+/// Ages (arrival − commit), the arrivals per second after the commit, and the last arrival.
+struct Drain {
+    ages: Vec<Duration>,
+    per_second: Vec<usize>,
+    last: Duration,
+}
+
+fn drain(arrivals: &[(Instant, String)], committed: Instant) -> Drain {
+    let mut ages: Vec<Duration> = arrivals.iter().map(|(at, _)| at.saturating_duration_since(committed)).collect();
+    ages.sort();
+    let last = ages.last().copied().unwrap_or_default();
+    let mut per_second = vec![0; last.as_secs() as usize + 1];
+    for age in &ages {
+        per_second[age.as_secs() as usize] += 1;
+    }
+    Drain { ages, per_second, last }
+}
+
+fn print_drain(what: &str, d: &Drain, expected: usize, extra: &str) {
+    let rate = d.ages.len() as f64 / d.last.as_secs_f64().max(1e-9);
+    let max = d.last;
+    println!("{what} {:>6} of {expected} in {:>8}   {rate:>8.0} /s{extra}", d.ages.len(), secs(d.last),);
+    println!(
+        "    age on arrival (from the commit): first {}  p50 {}  p95 {}  p99 {}  max {}   no event older than 5 s: {}",
+        ms(d.ages.first().copied().unwrap_or_default()),
+        ms(percentile(&d.ages, 50.0)),
+        ms(percentile(&d.ages, 95.0)),
+        ms(percentile(&d.ages, 99.0)),
+        ms(max),
+        goal(d.ages.len() == expected && max <= GOAL_MAX_AGE)
+    );
+    println!("    arrivals in each second after the commit: {:?}", d.per_second);
+}
+
+async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, sink: &FastSink, raw_rate: f64) {
+    println!("\n== product on {name}: outbox burst → fan-out → e-mail + live push ==");
+    let server = start_server(database_url, &sink.url, true).await;
+    let store = server.state.store.clone();
+    let setup = Instant::now();
+    let users = create_users(&store, params.users).await;
+    let reviewer = create_reviewer(&store).await;
+    let created = setup.elapsed();
+    let now = chrono::Utc::now();
+    let tokens: Vec<String> =
+        users.iter().map(|u| server.state.tokens.access_token(u, now).expect("a token")).collect();
+    let clients = side_runtime("bench-clients");
+    let pushes = Arrivals::new();
+    let connecting = Instant::now();
+    connect_watchers(&clients, server.port, tokens, pushes.clone()).await;
+    println!(
+        "setup: {} users in {}, {} websockets authenticated and subscribed to `user` in {}",
+        users.len(),
+        secs(created),
+        users.len(),
+        secs(connecting.elapsed())
+    );
+    let rows = approvals(&users, reviewer, params.events);
+    let creator: HashMap<Uuid, UserId> = rows.iter().map(|(l, _)| (l.id.as_uuid(), l.created_by)).collect();
+    // Let the indexer and the dispatcher finish with what setting up wrote.
+    server.indexer.wait_until_current().await.expect("indexer");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let head = store.outbox_head(Topic::Listing).await.expect("outbox head");
+    let mails_from = sink.arrivals.len();
+    let pushes_from = pushes.len();
+
+    let cpu_before = cpu_snapshot();
+    let writing = Instant::now();
+    store.insert_listings(&rows).await.expect("the burst commits");
+    let committed = Instant::now();
+    println!(
+        "burst: {} listing approvals (one `approved` outbox event each) committed in one transaction in {}",
+        rows.len(),
+        secs(committed - writing)
+    );
+    let expected = params.events;
+    let deadline = params.timeout;
+    let (mails_done, pushes_done) = tokio::join!(
+        sink.arrivals.wait_for(mails_from + expected, deadline),
+        pushes.wait_for(pushes_from + expected, deadline)
+    );
+    let wall = committed.elapsed();
+    let cpu_after = cpu_snapshot();
+    if !(mails_done && pushes_done) {
+        println!("  gave up after {}: not everything arrived", secs(deadline));
+    }
+
+    // What was expected: one e-mail and one push per burst event.
+    let mut events = Vec::new();
+    let mut position = head;
+    loop {
+        let page = store.outbox_after(Topic::Listing, position, 1_000).await.expect("outbox");
+        let Some(last) = page.last() else { break };
+        position = last.position;
+        events.extend(page);
+    }
+    let event_ids: HashSet<Uuid> = events.iter().map(|e| e.event_id).collect();
+    let expected_notifications: HashSet<String> = events
+        .iter()
+        .filter_map(|e| creator.get(&e.subject).map(|&user| notification_id(e.event_id, user).to_string()))
+        .collect();
+
+    let mails = sink.arrivals.since(mails_from);
+    let live = pushes.since(pushes_from);
+    let mail_drain = drain(&mails, committed);
+    let live_drain = drain(&live, committed);
+    let mail_rate = mails.len() as f64 / mail_drain.last.as_secs_f64().max(1e-9);
+    let ratio = mail_rate / raw_rate;
+    print_drain(
+        "e-mails at the sink:    ",
+        &mail_drain,
+        expected,
+        &format!("   = {ratio:.2}x raw lettre ({raw_rate:.0} /s; goal ≥ {GOAL_RATIO}x: {})", goal(ratio >= GOAL_RATIO)),
+    );
+    print_drain(&format!("pushes at {:>5} sockets:", users.len()), &live_drain, expected, "");
+
+    let mut distinct_mails = HashSet::new();
+    let mut unknown_mails = 0;
+    for (_, id) in &mails {
+        match parse_message_id(id) {
+            Some((event, _)) if event_ids.contains(&event) => {
+                distinct_mails.insert(id.clone());
+            }
+            _ => unknown_mails += 1,
+        }
+    }
+    let distinct_pushes: HashSet<&String> = live.iter().map(|(_, id)| id).collect();
+    let unknown_pushes = distinct_pushes.iter().filter(|id| !expected_notifications.contains(id.as_str())).count();
+    // The last e-mail's `sent` mark commits just after the sink answered.
+    let mut statuses = store.email_status_counts().await.expect("statuses");
+    for _ in 0..50 {
+        if statuses.get("sent").copied().unwrap_or(0) >= expected as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        statuses = store.email_status_counts().await.expect("statuses");
+    }
+    println!(
+        "integrity: {} outbox events; e-mails: {} distinct Message-IDs of burst events, {} repeats, {} unknown; \
+         deliveries by status {statuses:?}; pushes: {} distinct notifications, {} repeats, {} unknown",
+        events.len(),
+        distinct_mails.len(),
+        mails.len() - distinct_mails.len() - unknown_mails,
+        unknown_mails,
+        distinct_pushes.len(),
+        live.len() - distinct_pushes.len(),
+        unknown_pushes
+    );
+    println!("cpu from the commit to the last arrival: {}", cpu_report(&cpu_before, &cpu_after, wall));
+    clients.shutdown_background();
+    server.handle.stop(false).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the time goes: the dispatcher driven by hand
+
+/// Per-step timings of one replayed round.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Duration, usize)>);
+
+impl Steps {
+    fn add(&mut self, step: &'static str, took: Duration, calls: usize) {
+        self.0.push((step, took, calls));
+    }
+
+    fn print(&self, per: &str, n: usize) {
+        let total: Duration = self.0.iter().map(|(_, d, _)| *d).sum();
+        for (step, took, calls) in &self.0 {
+            println!(
+                "    {step:<58} {:>10}  {:>5.1}%  {:>8.1} µs per {per}{}",
+                ms(*took),
+                100.0 * took.as_secs_f64() / total.as_secs_f64().max(1e-9),
+                took.as_secs_f64() * 1e6 / n.max(1) as f64,
+                if *calls > 0 {
+                    format!("  ({calls} calls, {:.1} µs each)", took.as_secs_f64() * 1e6 / *calls as f64)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!(
+            "    {:<58} {:>10}          {:>8.1} µs per {per}  → at most {:.0} {per}s/s on one lane",
+            "total",
+            ms(total),
+            total.as_secs_f64() * 1e6 / n.max(1) as f64,
+            n as f64 / total.as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+/// One fan-out round replayed step by step with the calls `Notifier::fan_out_once` makes
+/// (crates/server/src/notify.rs): read the outbox, derive (one listing read per event), decide the
+/// channels (preferences per recipient), record in one transaction, then after the commit: the
+/// preferences again per notification, the user's language per recipient, the inbox view (a full
+/// render), the JSON message and the publish.
+async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
+    let store = &state.store;
+    let mut steps = Steps::default();
+    let t = Instant::now();
+    let events = store.unprocessed_outbox(500).await.expect("outbox");
+    steps.add("unprocessed_outbox(500)", t.elapsed(), 1);
+    let t = Instant::now();
+    let mut derived = Vec::new();
+    for event in &events {
+        let listing = store.listing(event.subject.into()).await.expect("listing");
+        derived.push((
+            listing.created_by,
+            NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: listing.content.title },
+            event.event_id,
+        ));
+    }
+    steps.add("derive: store.listing() per event", t.elapsed(), events.len());
+    let t = Instant::now();
+    let mut preferences = HashMap::new();
+    for (user, _, _) in &derived {
+        if !preferences.contains_key(user) {
+            preferences.insert(*user, preferences_of(state, *user).await.expect("preferences"));
+        }
+    }
+    let lookups = preferences.len();
+    steps.add("with_channels: preferences_of() per recipient", t.elapsed(), lookups);
+    let t = Instant::now();
+    let now = state.clock.now();
+    let notifications: Vec<NewNotification> = derived
+        .into_iter()
+        .map(|(user, payload, event_id)| NewNotification {
+            event_id,
+            user_id: user,
+            kind: payload.kind().as_str().to_owned(),
+            payload: serde_json::to_value(&payload).expect("json"),
+            created_at: now,
+            email: true,
+        })
+        .collect();
+    steps.add("with_channels: payload to JSON", t.elapsed(), 0);
+    let t = Instant::now();
+    let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
+    let fresh = store.record_fan_out(&positions, &notifications, now).await.expect("record");
+    steps.add("record_fan_out (one transaction)", t.elapsed(), 1);
+    let t = Instant::now();
+    for n in &notifications {
+        let _ = preferences_of(state, n.user_id).await;
+    }
+    steps.add("after_commit: preferences_of() per notification", t.elapsed(), notifications.len());
+    let t = Instant::now();
+    let mut languages = HashMap::new();
+    for n in &notifications {
+        if !languages.contains_key(&n.user_id) {
+            languages.insert(n.user_id, store.user(n.user_id).await.expect("user").language);
+        }
+    }
+    steps.add("after_commit: store.user() per recipient", t.elapsed(), languages.len());
+    let t = Instant::now();
+    for n in &notifications {
+        let stored = achex_store::StoredNotification {
+            id: n.id(),
+            event_id: n.event_id,
+            user_id: n.user_id,
+            kind: n.kind.clone(),
+            payload: n.payload.clone(),
+            created_at: n.created_at,
+            read_at: None,
+        };
+        let view = notification_view(stored, languages[&n.user_id]);
+        state.hub.publish_to_user(n.user_id, live_message(&view, state.clock.now()).into());
+    }
+    steps.add("after_commit: notification_view (render) + JSON + publish", t.elapsed(), notifications.len());
+    assert_eq!(fresh.len(), notifications.len(), "the replayed round wrote every notification");
+    (steps, events.len())
+}
+
+/// One sender lane replayed step by step with the calls `Notifier::send_one` makes, after a claim
+/// like `send_due_once`'s: the user, the preferences, the payload and its rendering, the SMTP send,
+/// and the `sent` mark (its own transaction).
+async fn replay_send(
+    state: &web::Data<AppState>,
+    mailer: &Arc<dyn Mailer>,
+    batch: u64,
+    base_url: &str,
+) -> (Steps, usize) {
+    let store = &state.store;
+    let mut steps = Steps::default();
+    let t = Instant::now();
+    let due = store.claim_due_emails(state.clock.now(), chrono::Duration::seconds(60), batch).await.expect("claim");
+    steps.add("claim_due_emails (select, one UPDATE per row, commit, read)", t.elapsed(), 1);
+    let mut user_t = Duration::ZERO;
+    let mut prefs_t = Duration::ZERO;
+    let mut render_t = Duration::ZERO;
+    let mut send_t = Duration::ZERO;
+    let mut sent_t = Duration::ZERO;
+    for delivery in &due {
+        let n = &delivery.notification;
+        let t = Instant::now();
+        let user = store.user(n.user_id).await.expect("user");
+        user_t += t.elapsed();
+        let t = Instant::now();
+        let _ = preferences_of(state, user.id).await.expect("preferences");
+        prefs_t += t.elapsed();
+        let t = Instant::now();
+        let payload: NotificationPayload = serde_json::from_value(n.payload.clone()).expect("payload");
+        let email = OutgoingEmail {
+            event_id: n.event_id,
+            to: Recipient { user_id: user.id, name: user.display_name.clone(), address: user.email.clone() },
+            lang: user.language,
+            rendered: render(&payload, user.language, base_url),
+        };
+        render_t += t.elapsed();
+        let t = Instant::now();
+        mailer.send(&email).await.expect("the sink accepts");
+        send_t += t.elapsed();
+        let t = Instant::now();
+        store.email_sent(n.id, state.clock.now()).await.expect("sent");
+        sent_t += t.elapsed();
+    }
+    let k = due.len();
+    steps.add("store.user()", user_t, k);
+    steps.add("preferences_of()", prefs_t, k);
+    steps.add("payload from JSON + render", render_t, k);
+    steps.add("mailer.send() (build MIME + SMTP through the pool)", send_t, k);
+    steps.add("email_sent() (one transaction, durable commit)", sent_t, k);
+    (steps, k)
+}
+
+async fn bench_profile(name: &str, database_url: Option<&str>, params: &Params, sink: &FastSink, raw_rate: f64) {
+    println!("\n== where the time goes on {name}: the same burst, dispatcher loops off, driven by hand ==");
+    let server = start_server(database_url, &sink.url, false).await;
+    let state = server.state.clone();
+    let store = state.store.clone();
+    let mut commits = store.durable_commit_probe(if params.quick { 200 } else { 500 }).await.expect("probe");
+    let commit_rate = commits.len() as f64 / commits.iter().sum::<Duration>().as_secs_f64();
+    commits.sort();
+    println!(
+        "database: durable one-row commits {commit_rate:.0} /s (commit p50 {}, p99 {})",
+        ms(percentile(&commits, 50.0)),
+        ms(percentile(&commits, 99.0))
+    );
+    let users = create_users(&store, params.users).await;
+    let reviewer = create_reviewer(&store).await;
+    let rows = approvals(&users, reviewer, params.events);
+    server.indexer.wait_until_current().await.expect("indexer");
+    let config = notify_config(&server.settings);
+    let senders = config.senders;
+    let base_url = config.base_url.clone();
+    let smtp = mailer(&server.settings).expect("mailer");
+    let notifier = Notifier::new(state.clone(), smtp.clone(), server.indexer.clone(), config);
+    store.insert_listings(&rows).await.expect("the burst commits");
+    let mails_from = sink.arrivals.len();
+
+    // Fan-out: one round replayed, then the rest by the dispatcher itself.
+    let (steps, replayed) = replay_fan_out(&state).await;
+    println!("fan-out, one round of {replayed} events replayed step by step:");
+    steps.print("event", replayed);
+    let mut rounds = Vec::new();
+    let started = Instant::now();
+    let mut fanned = 0;
+    loop {
+        let t = Instant::now();
+        let n = notifier.fan_out_once().await.expect("fan-out");
+        if n == 0 {
+            break;
+        }
+        rounds.push(t.elapsed());
+        fanned += n;
+    }
+    let fan_out_time = started.elapsed();
+    rounds.sort();
+    println!(
+        "fan-out by Notifier::fan_out_once: {fanned} events in {} rounds, {} = {:.0} events/s (round p50 {}, max {})",
+        rounds.len(),
+        secs(fan_out_time),
+        fanned as f64 / fan_out_time.as_secs_f64().max(1e-9),
+        ms(percentile(&rounds, 50.0)),
+        ms(rounds.last().copied().unwrap_or_default())
+    );
+
+    // Sending: one lane replayed (serially, so each step's own cost shows), then the dispatcher.
+    let (steps, replayed) = replay_send(&state, &smtp, (senders * 16) as u64, &base_url).await;
+    println!("e-mail, one claim of {replayed} replayed on one lane, step by step:");
+    steps.print("mail", replayed);
+    let mut rounds = Vec::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        let t = Instant::now();
+        let n = notifier.send_due_once().await.expect("send");
+        if n == 0 {
+            break;
+        }
+        rounds.push(t.elapsed());
+        sent += n;
+    }
+    let send_time = started.elapsed();
+    rounds.sort();
+    let send_rate = sent as f64 / send_time.as_secs_f64().max(1e-9);
+    println!(
+        "e-mail by Notifier::send_due_once ({senders} senders): {sent} mails in {} rounds, {} = {send_rate:.0} mails/s \
+         = {:.2}x raw lettre (round p50 {}, max {})",
+        rounds.len(),
+        secs(send_time),
+        send_rate / raw_rate,
+        ms(percentile(&rounds, 50.0)),
+        ms(rounds.last().copied().unwrap_or_default())
+    );
+    assert!(
+        sink.arrivals.wait_for(mails_from + params.events, Duration::from_secs(30)).await,
+        "every profiled e-mail reaches the sink"
+    );
+
+    // The write every e-mail waits for, alone: `email_sent` from `senders` lanes at once.
+    let ids: Vec<_> = sink
+        .arrivals
+        .since(mails_from)
+        .iter()
+        .filter_map(|(_, id)| parse_message_id(id))
+        .take(if params.quick { 400 } else { 2_000 })
+        .map(|(event, user)| notification_id(event, user.into()))
+        .collect();
+    let started = Instant::now();
+    futures_util::stream::iter(&ids)
+        .for_each_concurrent(senders, |id| {
+            let store = store.clone();
+            async move { store.email_sent(*id, chrono::Utc::now()).await.expect("sent") }
+        })
+        .await;
+    let marks = ids.len() as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "email_sent() alone, {senders} at once: {marks:.0} marks/s = the ceiling of the send path while each mail \
+         commits its own mark ({:.2}x raw lettre)",
+        marks / raw_rate
+    );
+    server.handle.stop(false).await;
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sqlite_only = std::env::args().any(|a| a == "--sqlite-only");
+    let params = Params::new(quick);
+    let senders = Settings::defaults().notifications.senders.max(1);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "bench-notify: {cores} cores, {}: {} users each with a websocket on `user`, a burst of {} listing approvals \
+         (one transaction), {} raw mails, {senders} senders (notifications.senders), goals: e-mail ≥ {GOAL_RATIO}x \
+         raw lettre and no event older than {} s",
+        if quick { "quick" } else { "full" },
+        params.users,
+        params.events,
+        params.raw_mails,
+        GOAL_MAX_AGE.as_secs()
+    );
+    // Each websocket costs two descriptors in this one process (client and server side).
+    let needed = 2 * params.users as u64 + 512;
+    match descriptor_limits() {
+        Some((soft, hard)) if soft < needed => {
+            eprintln!(
+                "open-file limit {soft} (hard {hard}) is below the {needed} this run needs: run `ulimit -n {hard}` first"
+            );
+            std::process::exit(2);
+        }
+        Some((soft, hard)) => println!("open-file limit: soft {soft}, hard {hard} (this run needs ~{needed})"),
+        None => {}
+    }
+
+    let sink = FastSink::start();
+    println!("\n== baseline ==");
+    let raw_before = bench_raw(&sink, &params, senders).await;
+    bench_raw_mailin(&params, senders).await;
+
+    bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &sink, raw_before).await;
+    let pg = if sqlite_only {
+        None
+    } else {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => std::net::TcpStream::connect("127.0.0.1:5432")
+                .ok()
+                .map(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+        }
+    };
+    let pg = match pg {
+        Some(admin) => Some((achex_tests::fresh_postgres_database(&admin).await, admin)),
+        None => None,
+    };
+    if let Some((url, _)) = &pg {
+        bench_product("PostgreSQL (synchronous_commit=on)", Some(url), &params, &sink, raw_before).await;
+    }
+    bench_profile("SQLite", None, &params, &sink, raw_before).await;
+    if let Some((_, admin)) = &pg {
+        let url = achex_tests::fresh_postgres_database(admin).await;
+        bench_profile("PostgreSQL", Some(&url), &params, &sink, raw_before).await;
+    }
+    println!("\n== baseline again (drift check) ==");
+    bench_raw(&sink, &params, senders).await;
+    sink.runtime.shutdown_background();
+}
