@@ -1273,11 +1273,12 @@ async fn the_fifty_first_saved_search_is_refused_until_one_is_deleted() {
     let other = app.enterprise().await;
     let mut ids = Vec::new();
     for i in 0..50 {
-        let reply =
-            app.post(SAVED, Some(&me.token), json!({"name": format!("search {i}"), "query": {"q": "电池"}})).await;
+        let reply = app
+            .post(SAVED, Some(&me.token), json!({"name": format!("search {i}"), "query": {"q": format!("电池 {i}")}}))
+            .await;
         ids.push(reply.assert_status(201)["id"].as_str().unwrap().to_owned());
     }
-    let reply = app.post(SAVED, Some(&me.token), json!({"name": "one too many"})).await;
+    let reply = app.post(SAVED, Some(&me.token), json!({"name": "one too many", "query": {"q": "too many"}})).await;
     reply.assert_error(409, "too_many_saved_searches");
     let list = app.get(SAVED, Some(&me.token)).await.assert_status(200).clone();
     assert_eq!(list["items"].as_array().unwrap().len(), 50);
@@ -1286,8 +1287,10 @@ async fn the_fifty_first_saved_search_is_refused_until_one_is_deleted() {
     // Deleting one makes room for exactly one.
     let reply = app.request(reqwest::Method::DELETE, &saved(&ids[7]), Some(&me.token), None).await;
     assert_eq!(reply.status.as_u16(), 204);
-    app.post(SAVED, Some(&me.token), json!({"name": "replacement"})).await.assert_status(201);
-    app.post(SAVED, Some(&me.token), json!({"name": "again too many"}))
+    app.post(SAVED, Some(&me.token), json!({"name": "replacement", "query": {"q": "replacement"}}))
+        .await
+        .assert_status(201);
+    app.post(SAVED, Some(&me.token), json!({"name": "again too many", "query": {"q": "again"}}))
         .await
         .assert_error(409, "too_many_saved_searches");
 }
@@ -1297,9 +1300,13 @@ async fn concurrent_saves_never_take_a_user_past_fifty_saved_searches() {
     let app = TestApp::spawn().await;
     let me = app.enterprise().await;
     for i in 0..40 {
-        app.post(SAVED, Some(&me.token), json!({"name": format!("search {i}")})).await.assert_status(201);
+        app.post(SAVED, Some(&me.token), json!({"name": format!("search {i}"), "query": {"q": format!("q{i}")}}))
+            .await
+            .assert_status(201);
     }
-    let attempts = (0..30).map(|i| app.post(SAVED, Some(&me.token), json!({"name": format!("racing {i}")})));
+    let attempts = (0..30).map(|i| {
+        app.post(SAVED, Some(&me.token), json!({"name": format!("racing {i}"), "query": {"q": format!("r{i}")}}))
+    });
     let replies = futures_util::future::join_all(attempts).await;
     let created = replies.iter().filter(|r| r.status.as_u16() == 201).count();
     let refused = replies.iter().filter(|r| r.code() == Some("too_many_saved_searches")).count();
@@ -1413,4 +1420,16 @@ async fn a_rebuilt_index_holds_exactly_the_public_listings_and_follows_later_cha
     let results = index.search(&everything).await.unwrap();
     assert_eq!(indexed(&results), public, "the withdrawn listing is gone");
     assert_eq!(results.total, public.len() as u64);
+}
+
+#[tokio::test]
+async fn saving_the_same_search_twice_is_refused() {
+    let app = TestApp::spawn().await;
+    let me = app.enterprise().await;
+    let body = json!({"name": "电池", "query": {"q": "锂电池", "trl_min": "5"}, "alert": "immediate"});
+    app.post(SAVED, Some(&me.token), body.clone()).await.assert_status(201);
+    let again = json!({"name": "another name", "query": {"q": "锂电池", "trl_min": "5"}, "alert": "daily"});
+    app.post(SAVED, Some(&me.token), again).await.assert_error(409, "duplicate_saved_search");
+    let other = app.enterprise().await;
+    app.post(SAVED, Some(&other.token), body).await.assert_status(201);
 }

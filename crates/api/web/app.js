@@ -11,7 +11,7 @@ const T = {
     contact: "联系人", attachments: "附件", history: "变更记录", submit: "提交审核", approve: "通过", reject: "驳回",
     withdraw: "下架", reason: "驳回理由", none: "暂无", back: "← 返回", backResults: "← 返回搜索结果", published: "发布于",
     save: "保存草稿", title: "标题", summary: "摘要", description: "详细介绍", region: "地区",
-    price: "挂牌价（元，空为面议）", priceShort: "价格", nameRequired: "请为这个搜索起个名字", keywords: "关键词（逗号分隔）", patentNo: "专利号", legal: "法律状态",
+    price: "挂牌价（元，空为面议）", priceShort: "价格", nameRequired: "请为这个搜索起个名字", nameTooLong: "名称最多 100 个字符", keywords: "关键词（逗号分隔）", patentNo: "专利号", legal: "法律状态",
     ipc: "IPC 分类（逗号分隔）", name: "姓名", created: "已保存为草稿", failed: "操作失败", skip: "跳到正文",
     filed: "申请日", granted: "授权日", expires: "到期日", mainNav: "主导航",
     // search
@@ -24,7 +24,7 @@ const T = {
     auction_upcoming: "即将开拍", auction_none: "无拍卖", textLang: "内容语言", lang_zh: "中文", lang_en: "英文",
     institute: "机构", showMore: "显示更多", showLess: "收起", clearAll: "清除全部筛选", removeFilter: "移除筛选",
     results: (n, ms) => `共 ${n} 条结果 · 用时 ${ms} 毫秒`, resultsRange: (a, b) => `第 ${a}–${b} 条`,
-    searching: "正在搜索…", noResults: "没有找到匹配的成果", noResultsHint: "试试更少或更通用的关键词，或清除部分筛选条件。",
+    searching: "正在搜索…", pastEnd: "这一页已超出结果范围", firstPage: "回到第 1 页", noResults: "没有找到匹配的成果", noResultsHint: "试试更少或更通用的关键词，或清除部分筛选条件。",
     searchError: "搜索失败", retry: "重试", unavailable: "搜索服务暂时不可用，请稍后再试。", prev: "上一页", next: "下一页",
     pagination: "分页", page: (n) => `第 ${n} 页`, filterByInstitute: (n) => `只看 ${n} 的成果`,
     invalidPrice: "请输入金额，如 50000、12345.67 或 5万（最多两位小数）", invalidTrl: "请输入 1 到 9 的整数",
@@ -32,7 +32,7 @@ const T = {
     live: "拍卖中", upcoming: "即将开拍", freeQuote: "自由报价中", closing: "即将落槌", ends: "截止", starts: "开始",
     currentPrice: "当前价", similar: "相似成果", similarNone: "暂无相似成果",
     // saved searches
-    saveSearch: "保存此搜索", savedSearches: "我的订阅", searchName: "名称", alert: "新结果提醒",
+    saveSearch: "保存此搜索", savedSearches: "保存的搜索", searchName: "名称", alert: "新结果提醒",
     alert_off: "不提醒", alert_immediate: "即时提醒", alert_daily: "每日摘要", saveBtn: "保存",
     savedOk: "已保存搜索", run: "运行", delete: "删除", confirmDelete: (n) => `删除已保存的搜索“${n}”？`,
     deleted: "已删除", savedAt: "保存于", lastAlert: "上次提醒", noSaved: "还没有保存的搜索。在成果库中搜索后点击“保存此搜索”。",
@@ -54,7 +54,7 @@ const T = {
     history: "History", submit: "Submit for review", approve: "Approve", reject: "Reject", withdraw: "Withdraw",
     reason: "Reason for rejection", none: "None", back: "← Back", backResults: "← Back to results", published: "Published",
     save: "Save draft", title: "Title", summary: "Summary", description: "Description", region: "Region",
-    price: "Asking price (CNY, empty = negotiable)", priceShort: "Price", nameRequired: "Give the search a name", keywords: "Keywords (comma-separated)", patentNo: "Patent number",
+    price: "Asking price (CNY, empty = negotiable)", priceShort: "Price", nameRequired: "Give the search a name", nameTooLong: "At most 100 characters", keywords: "Keywords (comma-separated)", patentNo: "Patent number",
     legal: "Legal status", ipc: "IPC classes (comma-separated)", name: "Name", created: "Saved as a draft",
     failed: "Failed", skip: "Skip to content", filed: "Filed", granted: "Granted", expires: "Expires",
     mainNav: "Main",
@@ -69,7 +69,7 @@ const T = {
     clearAll: "Clear all filters", removeFilter: "Remove filter",
     results: (n, ms) => `${n} ${n === "1" ? "result" : "results"} · ${ms} ms`, resultsRange: (a, b) => `showing ${a}–${b}`,
     searching: "Searching…", noResults: "No listings match", noResultsHint: "Try fewer or more general words, or remove some filters.",
-    searchError: "Search failed", retry: "Retry", unavailable: "Search is unavailable for the moment; please try again shortly.",
+    pastEnd: "This page is past the last result", firstPage: "Back to page 1", searchError: "Search failed", retry: "Retry", unavailable: "Search is unavailable for the moment; please try again shortly.",
     prev: "Previous", next: "Next", pagination: "Pages", page: (n) => `Page ${n}`,
     filterByInstitute: (n) => `Only listings from ${n}`,
     invalidPrice: "Enter an amount such as 50000 or 12345.67 (at most two decimals)", invalidTrl: "Enter a whole number from 1 to 9",
@@ -137,7 +137,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 
@@ -214,7 +214,7 @@ function saveSession(s) {
   session = s;
   if (s) sessionStorage.setItem("achex.session", JSON.stringify(s)); else sessionStorage.removeItem("achex.session");
   renderChrome();
-  if (!s && was) { liveStop(); setUnread(0); }
+  if (!s && was) { liveStop(); document.body.classList.remove("live-down"); setUnread(0); }
 }
 
 class ApiError extends Error {
@@ -640,7 +640,10 @@ async function runSearch(c) {
   const to = (data.page - 1) * data.per_page + data.hits.length;
   c.status.textContent = `${t("results", num(data.total), num(data.took_ms))}${data.hits.length ? ` · ${t("resultsRange", num(from), num(to))}` : ""}`;
   const onInstitute = (inst) => { instituteNames.set(inst.id, inst.name); go({ ...c.params, institute: inst.id, page: null }); };
-  if (!data.hits.length) {
+  if (!data.hits.length && data.total > 0) {
+    c.results.replaceChildren(h("div", { class: "empty" }, h("h2", {}, t("pastEnd")),
+      h("a", { class: "button", href: searchHash({ ...p, page: null }) }, t("firstPage"))));
+  } else if (!data.hits.length) {
     const filtered = Object.keys(p).some((k) => !["q", "sort", "page", "per_page"].includes(k));
     c.results.replaceChildren(h("div", { class: "empty" }, h("h2", {}, t("noResults")), h("p", { class: "muted" }, t("noResultsHint")),
       filtered ? h("button", { type: "button", onclick: () => go({ q: p.q, sort: p.sort, per_page: p.per_page }) }, t("clearAll")) : null));
@@ -810,7 +813,7 @@ function openSaveSearch(params) {
     } catch (err) {
       const other = [];
       for (const f of err.fields) {
-        if (f.field === "name") { nameErr.textContent = f.message; name.setAttribute("aria-invalid", "true"); } else other.push(`${f.field}: ${f.message}`);
+        if (f.field === "name") { nameErr.textContent = f.code === "too_long" ? t("nameTooLong") : f.code === "required" ? t("nameRequired") : f.message; name.setAttribute("aria-invalid", "true"); } else other.push(`${f.field}: ${f.message}`);
       }
       general.textContent = other.length || !err.fields.length ? `${err.message}${other.length ? ` (${other.join("; ")})` : ""}` : "";
       (name.getAttribute("aria-invalid") ? name : submit).focus();
@@ -975,8 +978,9 @@ function renderBadge() {
   if (!badge) return;
   badge.hidden = !unread;
   badge.textContent = unread > 99 ? "99+" : String(unread);
-  $("#bell").setAttribute("aria-label", t("unreadN", unread));
-  $("#bell").title = t("notifications");
+  const down = document.body.classList.contains("live-down");
+  $("#bell").setAttribute("aria-label", `${t("unreadN", unread)}${down ? `. ${t("liveOff")}` : ""}`);
+  $("#bell").title = down ? t("liveOff") : t("notifications");
   const base = document.title.replace(/^\(\d+\+?\) /, "");
   document.title = unread ? `(${unread > 99 ? "99+" : unread}) ${base}` : base;
 }
@@ -995,15 +999,51 @@ async function openNotification(n) {
   if (location.hash === target) route(); else location.hash = target;
 }
 
-function noteItem(n, { tag = "li" } = {}) {
-  const item = h(tag, { class: n.read_at ? "note" : "note unread", "data-id": n.id });
-  const btn = h("button", { type: "button", class: "note-open", onclick: async () => { await openNotification(n); item.classList.remove("unread"); } },
-    h("span", { class: "note-kind" }, pick(NOTE_KINDS, n.kind)),
-    h("span", { class: "note-title" }, n.title),
-    n.body ? h("span", { class: "note-body" }, n.body) : null,
-    h("span", { class: "note-time" }, timeEl(n.created_at, true)),
-    n.read_at ? null : h("span", { class: "sr-only" }, ` (${t("unread")})`));
-  item.append(h("span", { class: "dot", "aria-hidden": "true" }), btn);
+// The inbox body is the plain-text letter: heading, paragraphs, "- item\n  /path" lines, an action
+// line "label: /path" and a "-- " signature. Keep what the reader needs; the action is the `link`.
+function bodyParts(body) {
+  let text = String(body || "").replace(/\r/g, "");
+  const sig = text.indexOf("\n-- \n");
+  if (sig >= 0) text = text.slice(0, sig);
+  const paras = text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean);
+  if (paras.length > 1) paras.shift(); // the heading repeats the title
+  const last = paras[paras.length - 1];
+  if (last && !last.includes("\n") && /[:：]\s*\/[\w\-/]*$/.test(last)) paras.pop();
+  return paras.map((p) => {
+    const lines = p.split("\n");
+    const items = [];
+    for (let i = 0; i < lines.length; i++) {
+      const m = /^-\s+(.*)$/.exec(lines[i]);
+      const path = lines[i + 1]?.trim();
+      if (m && path && /^\/[\w\-/]+$/.test(path)) { items.push({ text: m[1], href: linkHash(path) }); i++; }
+      else if (m) items.push({ text: m[1] });
+      else items.push({ text: lines[i] });
+    }
+    return items;
+  });
+}
+const bodySummary = (body) => bodyParts(body).flat().map((x) => x.text).join(" ").slice(0, 200);
+function bodyNodes(body, onfollow) {
+  return bodyParts(body).map((items) => h("p", {}, items.map((x, i) => [i ? h("br") : null,
+    x.href ? [h("span", { "aria-hidden": "true" }, "· "), h("a", { href: x.href, onclick: onfollow }, x.text)] : x.text])));
+}
+
+function noteItem(n, { full = false } = {}) {
+  const item = h("li", { class: n.read_at ? "note" : "note unread", "data-id": n.id });
+  const open = async () => { await openNotification(n); item.classList.remove("unread"); };
+  const markRead = () => { if (!n.read_at) { item.classList.remove("unread"); api("POST", `/notifications/${n.id}/read`).then(() => { n.read_at = new Date().toISOString(); setUnread(unread - 1); }).catch(() => {}); } };
+  const head = [h("span", { class: "note-kind" }, pick(NOTE_KINDS, n.kind)), h("span", { class: "note-title" }, n.title)];
+  const status = n.read_at ? null : h("span", { class: "sr-only" }, ` (${t("unread")})`);
+  if (full) {
+    item.append(h("span", { class: "dot", "aria-hidden": "true" }), h("div", { class: "note-full" },
+      h("button", { type: "button", class: "note-open", onclick: open }, head, status),
+      h("div", { class: "note-text" }, bodyNodes(n.body, markRead)),
+      h("span", { class: "note-time" }, timeEl(n.created_at, true))));
+  } else {
+    const summary = bodySummary(n.body);
+    item.append(h("span", { class: "dot", "aria-hidden": "true" }), h("button", { type: "button", class: "note-open", onclick: open }, head,
+      summary ? h("span", { class: "note-body" }, summary) : null, h("span", { class: "note-time" }, timeEl(n.created_at, true)), status));
+  }
   return item;
 }
 
@@ -1020,13 +1060,15 @@ async function openPanel() {
   const panel = $("#notif-panel");
   panelOpen = true;
   panel.hidden = false;
+  // On narrow screens the panel is fixed full-width; put it just under the bell.
+  panel.style.top = matchMedia("(max-width:700px)").matches ? `${Math.round($("#bell").getBoundingClientRect().bottom + 8)}px` : "";
   $("#bell").setAttribute("aria-expanded", "true");
   const list = h("ul", { class: "notes" }, h("li", { class: "muted pad" }, t("loading")));
   const markBtn = h("button", { type: "button", class: "linkish", onclick: () => markAllRead().catch(() => {}) }, t("markAllRead"));
   panel.replaceChildren(
     h("div", { class: "panel-head" }, h("h2", { id: "notif-panel-title" }, t("notifications")), markBtn),
     list,
-    h("div", { class: "panel-foot" }, h("a", { href: "#/notifications", onclick: closePanel }, t("viewAll")), h("a", { href: "#/settings/notifications", onclick: closePanel }, t("prefs"))));
+    h("div", { class: "panel-foot" }, h("a", { href: "#/notifications", onclick: () => setTimeout(closePanel) }, t("viewAll")), h("a", { href: "#/settings/notifications", onclick: () => setTimeout(closePanel) }, t("prefs"))));
   panel.focus();
   try {
     const page = await api("GET", "/notifications?limit=8");
@@ -1039,6 +1081,7 @@ function closePanel() {
   if (!panelOpen) return;
   panelOpen = false;
   $("#notif-panel").hidden = true;
+  $("#notif-panel").replaceChildren();
   $("#bell").setAttribute("aria-expanded", "false");
 }
 
@@ -1069,7 +1112,7 @@ async function inboxPage(query) {
       if (cursor) q.set("cursor", cursor);
       const page = await api("GET", `/notifications?${q}`);
       setUnread(page.unread_count);
-      list.append(...page.items.map((n) => noteItem(n)));
+      list.append(...page.items.map((n) => noteItem(n, { full: true })));
       if (!list.children.length) list.append(h("li", { class: "muted pad empty-note" }, onlyUnread ? t("noUnread") : t("noNotifications")));
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -1133,7 +1176,7 @@ function toast({ title, body, href, onopen }) {
 
 function onLiveNotification(n) {
   if (!n.read_at) setUnread(unread + 1);
-  toast({ title: n.title || pick(NOTE_KINDS, n.kind), body: n.body ? n.body.slice(0, 140) : "", onopen: () => openNotification(n) });
+  toast({ title: n.title || pick(NOTE_KINDS, n.kind), body: bodySummary(n.body), onopen: () => openNotification(n) });
   // Keep open lists current.
   if (panelOpen) {
     const list = $("#notif-panel .notes");
@@ -1142,7 +1185,7 @@ function onLiveNotification(n) {
   }
   if (inboxList?.isConnected && (!inboxUnreadOnly || !n.read_at)) {
     inboxList.querySelector(".empty-note")?.remove();
-    inboxList.prepend(noteItem(n));
+    inboxList.prepend(noteItem(n, { full: true }));
   }
 }
 
@@ -1174,7 +1217,7 @@ function liveConnect() {
     else if (m.type === "subscribed" && m.topic === "user") {
       live.attempt = 0; live.authRetried = false;
       document.body.classList.remove("live-down");
-      if (typeof m.unread === "number") setUnread(m.unread);
+      if (typeof m.unread === "number") setUnread(m.unread); else renderBadge();
     } else if (m.type === "notification" && m.notification) onLiveNotification(m.notification);
     else if (m.type === "error" && ["token_expired", "invalid_token"].includes(m.code) && !live.authRetried) {
       live.authRetried = true;
@@ -1186,7 +1229,8 @@ function liveConnect() {
     live.ws = null;
     if (live.stopped || !session) return;
     document.body.classList.add("live-down");
-    const delay = Math.min(30000, 1000 * 2 ** live.attempt) * (0.5 + Math.random() / 2);
+    renderBadge();
+    const delay = Math.min(15000, 1000 * 2 ** live.attempt) * (0.5 + Math.random() / 2);
     live.attempt = Math.min(live.attempt + 1, 6);
     live.timer = setTimeout(liveConnect, delay);
   });

@@ -30,6 +30,9 @@ pub struct Rendered {
     pub html: String,
     /// A short line for the inbox and the live channel.
     pub title: String,
+    /// The body for the inbox and the live channel: the message's paragraphs, facts and items,
+    /// without the e-mail's heading, button and signature.
+    pub summary: String,
     /// Where the notification leads in the web client, relative (`/auctions/<id>`) so the inbox
     /// and live messages work on whatever host serves the client.
     pub link: String,
@@ -47,6 +50,7 @@ pub fn render(payload: &NotificationPayload, lang: Lang, base_url: &str) -> Rend
     Rendered {
         text: letter.text(lang, base_url),
         html: letter.html(lang, base_url),
+        summary: letter.summary(lang),
         subject: letter.subject,
         title: letter.title,
         link: letter.action.1,

@@ -80,6 +80,16 @@ const OUTBOX_ORDER_LOCK: i64 = 0x6163_6865_785f_6f62; // "achex_ob"
 
 /// Writes `events` inside the caller's transaction.
 pub(crate) async fn append(conn: &impl ConnectionTrait, events: Vec<NewEvent>) -> Result<(), StoreError> {
+    write(conn, events, false).await
+}
+
+/// Like [`append`], for events no one is to be notified of (bulk imports): only position
+/// consumers (the search index) read them.
+pub(crate) async fn append_processed(conn: &impl ConnectionTrait, events: Vec<NewEvent>) -> Result<(), StoreError> {
+    write(conn, events, true).await
+}
+
+async fn write(conn: &impl ConnectionTrait, events: Vec<NewEvent>, processed: bool) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -93,8 +103,8 @@ pub(crate) async fn append(conn: &impl ConnectionTrait, events: Vec<NewEvent>) -
         kind: Set(e.kind),
         subject_id: Set(e.subject),
         payload: Set(e.payload),
+        processed_at: Set(processed.then_some(e.at)),
         created_at: Set(e.at),
-        processed_at: Set(None),
     });
     outbox::Entity::insert_many(rows).exec(conn).await?;
     Ok(())

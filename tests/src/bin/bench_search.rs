@@ -23,7 +23,7 @@ use achex_store::{NewOrganization, NewUser, Store, Topic};
 use anyhow::{Context, Result};
 use chrono::{Duration as Days, Utc};
 use flate2::read::GzDecoder;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
 use serde::Deserialize;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -365,7 +365,7 @@ async fn fts_index(db: &DatabaseConnection, docs: &[ListingDocument]) -> Result<
     )
     .await?;
     let started = Instant::now();
-    db.execute_unprepared("BEGIN").await?;
+    let tx = db.begin().await?;
     let text = |t: &LangText| t.versions().map(|(_, s)| s).collect::<Vec<_>>().join(" ");
     for chunk in docs.chunks(100) {
         let mut sql = String::from("INSERT INTO listings VALUES ");
@@ -390,9 +390,9 @@ async fn fts_index(db: &DatabaseConnection, docs: &[ListingDocument]) -> Result<
                 d.listing_id.to_string().into(),
             ]);
         }
-        db.execute_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values)).await?;
+        tx.execute_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values)).await?;
     }
-    db.execute_unprepared("COMMIT").await?;
+    tx.commit().await?;
     Ok(started.elapsed())
 }
 

@@ -24,7 +24,7 @@ pub struct NotificationView {
     pub kind: String,
     /// One line in the reader's language.
     pub title: String,
-    /// The message body as plain text.
+    /// The message as plain text (paragraphs, facts, listed items), without the e-mail's frame.
     pub body: String,
     /// Where it leads in the web client (relative).
     pub link: String,
@@ -40,7 +40,7 @@ pub fn notification_view(stored: StoredNotification, lang: Lang) -> Notification
     let (title, body, link) = match serde_json::from_value::<NotificationPayload>(stored.payload.clone()) {
         Ok(payload) => {
             let rendered = render(&payload, lang, "");
-            (rendered.title, rendered.text, rendered.link)
+            (rendered.title, rendered.summary, rendered.link)
         }
         // A kind this version cannot word (written by a newer node): still listed, never lost.
         Err(_) => (stored.kind.clone(), String::new(), String::from("/")),
@@ -66,8 +66,10 @@ pub fn live_message(view: &NotificationView, now: DateTime<Utc>) -> String {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InboxQuery {
-    /// `true`: only unread notifications.
-    pub unread: Option<bool>,
+    /// `true` (or `1`): only unread notifications.
+    pub unread: Option<String>,
+    /// Language of titles and bodies, `zh` or `en`; default the user's profile language.
+    pub lang: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
@@ -109,15 +111,29 @@ pub async fn inbox(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit", "out_of_range", "1 to 100"));
     }
+    let unread = match query.unread.as_deref() {
+        None | Some("false" | "0" | "") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(ApiError::validation("unread", "invalid_value", "true or false")),
+    };
+    let lang = reader_language(query.lang.as_deref(), user.0.language)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let (items, next) = state.store.inbox(user.0.id, query.unread.unwrap_or(false), after, limit).await?;
+    let (items, next) = state.store.inbox(user.0.id, unread, after, limit).await?;
     let unread_count = state.store.unread_count(user.0.id).await?;
-    let lang = user.0.language;
     Ok(HttpResponse::Ok().json(InboxPage {
         items: items.into_iter().map(|n| notification_view(n, lang)).collect(),
         unread_count,
         next_cursor: next.map(encode_cursor),
     }))
+}
+
+fn reader_language(asked: Option<&str>, profile: Lang) -> Result<Lang, ApiError> {
+    match asked {
+        None | Some("") => Ok(profile),
+        Some("zh") => Ok(Lang::Zh),
+        Some("en") => Ok(Lang::En),
+        Some(_) => Err(ApiError::validation("lang", "invalid_value", "zh or en")),
+    }
 }
 
 /// Mark one notification read (again is fine).

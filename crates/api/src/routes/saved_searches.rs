@@ -95,7 +95,7 @@ fn view(saved: SavedSearch) -> Result<SavedSearchView, ApiError> {
 #[utoipa::path(post, path = "/api/v1/saved-searches", tag = "search", security(("bearer" = [])),
     request_body = NewSavedSearch,
     responses((status = 201, body = SavedSearchView), (status = 401, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope, description = "too_many_saved_searches"),
+              (status = 409, body = ErrorEnvelope, description = "too_many_saved_searches, duplicate_saved_search"),
               (status = 422, body = ErrorEnvelope)))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -122,11 +122,18 @@ pub async fn create(
         errors.add("name", "too_long", format!("at most {NAME_MAX} characters"));
     }
     errors.into_result()?;
+    let query_json = serde_json::to_value(&query).map_err(ApiError::internal)?;
+    if state.store.saved_searches(user.0.id).await?.iter().any(|s| s.query == query_json) {
+        return Err(ApiError::conflict(
+            "duplicate_saved_search",
+            "you already saved this search; change its alert frequency by deleting and saving it again",
+        ));
+    }
     let saved = SavedSearch {
         id: SavedSearchId::new(),
         user_id: user.0.id,
         name,
-        query: serde_json::to_value(&query).map_err(ApiError::internal)?,
+        query: query_json,
         alert: new.alert.as_str().to_owned(),
         created_at: state.clock.now(),
         last_alerted_at: None,

@@ -198,6 +198,8 @@ pub struct AuctionBrief {
     #[schema(value_type = String)]
     pub status: achex_bidding_engine::Status,
     pub current_price: Option<Money>,
+    /// The least a bid could be accepted at now (for a lot without bids: the starting price).
+    pub next_minimum_bid: Option<Money>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
@@ -255,6 +257,7 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
             id: lot.id,
             status: lot.summary.status,
             current_price: lot.summary.current_price,
+            next_minimum_bid: lot.summary.next_minimum_bid,
             starts_at: lot.summary.starts_at,
             ends_at: lot.summary.ends_at,
         });

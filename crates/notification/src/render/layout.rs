@@ -71,6 +71,32 @@ fn chrome(lang: Lang) -> Chrome {
 }
 
 impl Letter {
+    /// The message without its e-mail frame (heading, button, signature): what the inbox and the
+    /// live channel show under the title. Listed items are plain lines; the client links them.
+    pub fn summary(&self, lang: Lang) -> String {
+        let chrome = chrome(lang);
+        let mut parts: Vec<String> = self.paragraphs.clone();
+        if !self.facts.is_empty() {
+            parts.push(
+                self.facts
+                    .iter()
+                    .map(|(label, value)| format!("{label}{}{value}", chrome.colon))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+        if !self.items.is_empty() {
+            parts.push(self.items.iter().map(|(text, _)| format!("- {text}")).collect::<Vec<_>>().join("\n"));
+        }
+        if let Some(after) = &self.after_items {
+            parts.push(after.clone());
+        }
+        if let Some((label, quoted)) = &self.quote {
+            parts.push(format!("{label}{}{quoted}", chrome.colon));
+        }
+        parts.join("\n\n")
+    }
+
     pub fn text(&self, lang: Lang, base_url: &str) -> String {
         let chrome = chrome(lang);
         let mut out = String::new();
