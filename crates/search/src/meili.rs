@@ -404,6 +404,7 @@ impl SearchIndex for MeiliIndex {
                 listing_id: listing_id(&h.result)?,
                 score: h.ranking_score.unwrap_or(0.0) as f32,
                 highlights: highlights(h.formatted_result.as_ref(), preferred),
+                document: None,
             });
         }
         let mut facets = Facets::default();
@@ -482,6 +483,7 @@ impl SearchIndex for MeiliIndex {
                     listing_id: listing_id(&h.result)?,
                     score: h.ranking_score.unwrap_or(0.0) as f32,
                     highlights: BTreeMap::new(),
+                    document: None,
                 })
             })
             .collect()

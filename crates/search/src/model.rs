@@ -207,7 +207,7 @@ impl SearchQuery {
     }
 }
 
-/// One result. The caller loads the listing itself (title, price, …) from its read model by id.
+/// One result. The caller checks the listing is still public, by id, before showing it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     pub listing_id: ListingId,
@@ -217,6 +217,11 @@ pub struct Hit {
     /// Field name (`title`, `summary`, `description`, `keywords`) → HTML-escaped text in which only
     /// `<mark>`…`</mark>` is markup. Only fields where something matched are present.
     pub highlights: BTreeMap<String, String>,
+    /// The document as indexed, when the backend has it at hand at no extra cost (the embedded
+    /// index reads it for the highlights anyway). Lets the caller show a hit without loading the
+    /// listing again; `None` from backends that would need another round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Box<ListingDocument>>,
 }
 
 /// Value → number of matching listings, for each facet, over the whole filtered result set.

@@ -217,6 +217,30 @@ impl Store {
         Ok(found)
     }
 
+    /// The status of each listing that exists: a cheap check that search hits are still public.
+    pub async fn listing_statuses(
+        &self,
+        ids: &[ListingId],
+    ) -> Result<std::collections::HashMap<ListingId, ListingStatus>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(Uuid, String)> = listing::Entity::find()
+                .select_only()
+                .column(listing::Column::Id)
+                .column(listing::Column::Status)
+                .filter(listing::Column::Id.is_in(chunk.iter().map(|id| id.as_uuid())))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            for (id, status) in rows {
+                let status = ListingStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("listing status {status:?}")))?;
+                found.insert(ListingId::from(id), status);
+            }
+        }
+        Ok(found)
+    }
+
     /// Published listings in id order after `after`: a full scan in pages for `achex reindex`.
     pub async fn published_listings_after(
         &self,

@@ -235,21 +235,34 @@ pub struct SearchResponse {
 }
 
 /// Turns index hits into what the client shows, dropping any listing that is no longer public.
+///
+/// When the index returned its documents (the embedded backend does), only the listings' status
+/// is read back, which is one narrow query; otherwise the listings are loaded whole.
 async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView>, ApiError> {
     let ids: Vec<ListingId> = hits.iter().map(|h| h.listing_id).collect();
-    let mut listings: HashMap<ListingId, Listing> = state
-        .store
-        .listings_by_ids(&ids)
-        .await?
-        .into_iter()
-        .filter(|l| l.status == ListingStatus::Published)
-        .map(|l| (l.id, l))
-        .collect();
-    let mut institutes: Vec<OrganizationId> = listings.values().map(|l| l.institute_id).collect();
+    let cards: HashMap<ListingId, Card> = if hits.iter().all(|h| h.document.is_some()) {
+        let statuses = state.store.listing_statuses(&ids).await?;
+        hits.iter()
+            .filter(|h| statuses.get(&h.listing_id) == Some(&ListingStatus::Published))
+            .filter_map(|h| h.document.as_deref().and_then(Card::from_document))
+            .map(|c| (c.id, c))
+            .collect()
+    } else {
+        state
+            .store
+            .listings_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|l| l.status == ListingStatus::Published)
+            .map(|l| (l.id, Card::from_listing(l)))
+            .collect()
+    };
+    let mut cards = cards;
+    let mut institutes: Vec<OrganizationId> = cards.values().map(|c| c.institute).collect();
     institutes.sort();
     institutes.dedup();
     let names = state.store.organizations(&institutes).await?;
-    let public_ids: Vec<ListingId> = listings.keys().copied().collect();
+    let public_ids: Vec<ListingId> = cards.keys().copied().collect();
     let mut lots: HashMap<ListingId, AuctionBrief> = HashMap::new();
     for lot in state.store.open_auctions(Some(&public_ids)).await? {
         // open_auctions is ordered by end: the first one seen per listing ends soonest.
@@ -265,21 +278,58 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
     Ok(hits
         .into_iter()
         .filter_map(|hit| {
-            let listing = listings.remove(&hit.listing_id)?;
-            let org = names.get(&listing.institute_id)?;
+            let card = cards.remove(&hit.listing_id)?;
+            let org = names.get(&card.institute)?;
             Some(SearchHitView {
-                listing_id: listing.id,
-                title: listing.content.title,
-                summary: listing.content.summary,
-                kind: listing.content.kind,
+                listing_id: card.id,
+                title: card.title,
+                summary: card.summary,
+                kind: card.kind,
                 institute: InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified },
-                price: listing.content.asking_price,
-                auction: lots.remove(&listing.id),
+                price: card.price,
+                auction: lots.remove(&card.id),
                 highlights: hit.highlights,
-                published_at: listing.published_at,
+                published_at: card.published_at,
             })
         })
         .collect())
+}
+
+/// What a result card shows of a listing, from the index's document or from the database.
+struct Card {
+    id: ListingId,
+    title: LangText,
+    summary: LangText,
+    kind: ListingKind,
+    institute: OrganizationId,
+    price: Option<Money>,
+    published_at: Option<DateTime<Utc>>,
+}
+
+impl Card {
+    fn from_document(d: &achex_search::ListingDocument) -> Option<Card> {
+        Some(Card {
+            id: d.listing_id,
+            title: d.title.clone(),
+            summary: d.summary.clone(),
+            kind: ListingKind::parse(&d.kind)?,
+            institute: d.institute_id,
+            price: d.price,
+            published_at: Some(d.published_at),
+        })
+    }
+
+    fn from_listing(l: Listing) -> Card {
+        Card {
+            id: l.id,
+            title: l.content.title,
+            summary: l.content.summary,
+            kind: l.content.kind,
+            institute: l.institute_id,
+            price: l.content.asking_price,
+            published_at: l.published_at,
+        }
+    }
 }
 
 /// Search public listings in Chinese and English, with filters, facets and sorts. Any text is a

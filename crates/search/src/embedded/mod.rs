@@ -516,7 +516,7 @@ impl Shared {
         for ((_, score), addr) in top {
             let d = self.stored_document(&searcher, addr)?;
             let highlights = build_highlights(&spec, &d, preferred);
-            hits.push(Hit { listing_id: d.listing_id, score, highlights });
+            hits.push(Hit { listing_id: d.listing_id, score, highlights, document: Some(Box::new(d)) });
         }
         Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
     }
@@ -572,7 +572,7 @@ impl Shared {
         top.into_iter()
             .map(|(score, addr)| {
                 let d = self.stored_document(&searcher, addr)?;
-                Ok(Hit { listing_id: d.listing_id, score, highlights: BTreeMap::new() })
+                Ok(Hit { listing_id: d.listing_id, score, highlights: BTreeMap::new(), document: Some(Box::new(d)) })
             })
             .collect()
     }
