@@ -578,24 +578,35 @@ async fn main() -> Result<()> {
     for chunk in docs.chunks(10_000) {
         index.upsert(chunk.to_vec()).await?;
     }
+    let ours_loaded = t.elapsed();
     index.compact().await?;
     let ours = t.elapsed();
     let fts_path = work.path().join("fts.db");
     let fts = fts_open(&fts_path).await?;
-    let fts_time = fts_index(&fts, &docs).await?;
+    let fts_loaded = fts_index(&fts, &docs).await?;
+    // FTS5's counterpart of our merge into one segment.
+    let t = Instant::now();
+    fts.execute_unprepared("INSERT INTO listings(listings) VALUES('optimize')").await?;
+    let fts_time = fts_loaded + t.elapsed();
     fts.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
     let rate = |d: Duration| docs.len() as f64 / d.as_secs_f64();
     println!(
-        "  achex embedded (tantivy+jieba)     {:>9.0} listings/s  ({:.1} s, compacted)",
+        "  achex embedded (tantivy+jieba)     {:>9.0} listings/s loaded, {:>6.0}/s merged into one segment ({:.1} s)",
+        rate(ours_loaded),
         rate(ours),
         ours.as_secs_f64()
     );
     println!(
-        "  SQLite FTS5 trigram (baseline)     {:>9.0} listings/s  ({:.1} s)",
+        "  SQLite FTS5 trigram (baseline)     {:>9.0} listings/s loaded, {:>6.0}/s after 'optimize' ({:.1} s)",
+        rate(fts_loaded),
         rate(fts_time),
         fts_time.as_secs_f64()
     );
-    println!("  ratio                              {:>9.2}×  (goal ≥ 1.5×)", rate(ours) / rate(fts_time));
+    println!(
+        "  ratio                              {:>9.2}× loaded, {:.2}× merged  (goal ≥ 1.5×)",
+        rate(ours_loaded) / rate(fts_loaded),
+        rate(ours) / rate(fts_time)
+    );
 
     // 4. Size.
     let raw = raw_text_bytes(&docs);
