@@ -208,6 +208,13 @@ fn cpu_report(before: &CpuSnapshot, after: &CpuSnapshot, wall: Duration) -> Stri
     )
 }
 
+/// 1, 5 and 15-minute load averages, from /proc.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The soft and hard limits on open descriptors, from /proc (std cannot set them, and the
 /// workspace forbids `unsafe`).
 fn descriptor_limits() -> Option<(u64, u64)> {
@@ -741,7 +748,22 @@ fn print_drain(what: &str, d: &Drain, expected: usize, extra: &str) {
         ms(max),
         goal(d.ages.len() == expected && max <= GOAL_MAX_AGE)
     );
-    println!("    arrivals in each second after the commit: {:?}", d.per_second);
+    let seconds = &d.per_second;
+    if seconds.len() <= 30 {
+        println!("    arrivals in each second after the commit: {seconds:?}");
+    } else {
+        let mut middle = seconds[10..seconds.len() - 5].to_vec();
+        middle.sort_unstable();
+        println!(
+            "    arrivals in each second after the commit: {:?} … {} more seconds (min {}, median {}, max {}) … {:?}",
+            &seconds[..10],
+            middle.len(),
+            middle[0],
+            middle[middle.len() / 2],
+            middle[middle.len() - 1],
+            &seconds[seconds.len() - 5..]
+        );
+    }
 }
 
 async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, sink: &FastSink, raw_rate: f64) {
@@ -858,7 +880,12 @@ async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, 
         live.len() - distinct_pushes.len(),
         unknown_pushes
     );
-    println!("cpu from the commit to the last arrival: {}", cpu_report(&cpu_before, &cpu_after, wall));
+    let cpu = (cpu_after.process.saturating_sub(cpu_before.process)) as f64 / TICKS;
+    println!(
+        "cpu from the commit to the last arrival ({:.0} µs per event): {}",
+        cpu * 1e6 / expected as f64,
+        cpu_report(&cpu_before, &cpu_after, wall)
+    );
     clients.shutdown_background();
     server.handle.stop(false).await;
 }
@@ -931,8 +958,8 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration)
     let t = Instant::now();
     let mut preferences = HashMap::new();
     for (user, _, _) in &derived {
-        if !preferences.contains_key(user) {
-            preferences.insert(*user, preferences_of(state, *user).await.expect("preferences"));
+        if let std::collections::hash_map::Entry::Vacant(slot) = preferences.entry(*user) {
+            slot.insert(preferences_of(state, *user).await.expect("preferences"));
         }
     }
     let lookups = preferences.len();
@@ -963,8 +990,8 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration)
     let t = Instant::now();
     let mut languages = HashMap::new();
     for n in &notifications {
-        if !languages.contains_key(&n.user_id) {
-            languages.insert(n.user_id, store.user(n.user_id).await.expect("user").language);
+        if let std::collections::hash_map::Entry::Vacant(slot) = languages.entry(n.user_id) {
+            slot.insert(store.user(n.user_id).await.expect("user").language);
         }
     }
     steps.add("after_commit: store.user() per recipient", t.elapsed(), languages.len());
@@ -1180,6 +1207,8 @@ async fn main() {
         params.raw_mails,
         GOAL_MAX_AGE.as_secs()
     );
+    // This machine may be shared (other builds): the load before and after says how much.
+    println!("load average: {}", load_average());
     // Each websocket costs two descriptors in this one process (client and server side).
     let needed = 2 * params.users as u64 + 512;
     match descriptor_limits() {
@@ -1227,6 +1256,7 @@ async fn main() {
     }
     println!("\n== baseline again (drift check) ==");
     bench_raw(&sink, params.raw_mails, 3, senders).await;
+    println!("load average: {}", load_average());
     sink.runtime.shutdown_background();
     stock.runtime.shutdown_background();
 }

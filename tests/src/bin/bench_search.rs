@@ -321,12 +321,21 @@ where
     F: Fn(BenchQuery) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    with_clients(CLIENTS, queries, run).await
+}
+
+/// Runs `queries` through `run` from `clients` concurrent tasks, each query once.
+async fn with_clients<F, Fut>(clients: usize, queries: &[BenchQuery], run: F) -> Latency
+where
+    F: Fn(BenchQuery) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let queries = Arc::new(queries.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let run = Arc::new(run);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
+    for _ in 0..clients {
         let (queries, next, run) = (queries.clone(), next.clone(), run.clone());
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
@@ -685,7 +694,10 @@ async fn main() -> Result<()> {
         get(q.clone()).await;
     }
     let http = concurrently(&queries, get.clone()).await;
+    // The same queries one at a time: what one query costs without waiting for a core.
+    let alone = with_clients(1, &queries[..queries.len().min(1_000)], get.clone()).await;
     print_latency("HTTP API (achex)", http);
+    print_latency("HTTP API, one client at a time", alone);
     print_latency("SQLite FTS5 trigram (baseline)", fts_latency);
     println!("  API overhead: p95 {:.2}× raw tantivy (goal ≤ 1.3×)", http.p95.as_secs_f64() / raw.p95.as_secs_f64());
     println!(
