@@ -117,6 +117,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Saved-search alerts ask what changed about public listings since a moment.
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_by_kind_and_time")
+                    .table(Outbox::Table)
+                    .col(Outbox::Topic)
+                    .col(Outbox::Kind)
+                    .col(Outbox::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -563,6 +563,55 @@ async fn a_matching_listing_triggers_an_immediate_saved_search_alert_only_for_ma
 }
 
 #[tokio::test]
+async fn a_listing_whose_auction_opens_alerts_the_searches_it_now_matches_as_an_update() {
+    let app = TestApp::spawn().await;
+    let now = app.clock.now();
+    let (auction, _owner) = app
+        .english_auction(|body| {
+            body["starts_at"] = json!(now + chrono::Duration::minutes(10));
+            body["ends_at"] = json!(now + chrono::Duration::minutes(70));
+        })
+        .await;
+    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"].clone();
+    app.clock.advance(chrono::Duration::seconds(1)); // the listing is old news to these searches
+    let live_hunter = app.enterprise().await;
+    let upcoming_hunter = app.enterprise().await;
+    for (who, auction_filter) in [(&live_hunter, "live"), (&upcoming_hunter, "upcoming")] {
+        let body =
+            json!({"name": "电池", "query": {"q": "锂离子电池", "auction": auction_filter}, "alert": "immediate"});
+        app.post("/api/v1/saved-searches", Some(&who.token), body).await.assert_status(201);
+    }
+    let notifier = app.notifier.clone().unwrap();
+    notifier.alert_once().await.unwrap();
+    settle(&app).await;
+    assert!(kinds(&inbox(&app, &live_hunter, "").await).is_empty(), "nothing is live yet");
+    assert!(kinds(&inbox(&app, &upcoming_hunter, "").await).is_empty(), "already upcoming before the search");
+
+    app.clock.advance(chrono::Duration::minutes(11));
+    app.tick().await;
+    notifier.alert_once().await.unwrap();
+    notifier.alert_once().await.unwrap();
+    settle(&app).await;
+    let page = inbox(&app, &live_hunter, "").await;
+    let alerts: Vec<&Value> =
+        page["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "saved_search_match").collect();
+    assert_eq!(alerts.len(), 1, "one alert however often the clock work runs: {page}");
+    assert_eq!(
+        alerts[0]["data"]["listings"],
+        json!([{
+            "listing_id": listing,
+            "title": alerts[0]["data"]["listings"][0]["title"],
+            "change": "auction_open",
+        }])
+    );
+    assert!(alerts[0]["title"].as_str().unwrap().contains("更新"), "{}", alerts[0]["title"]);
+    assert!(
+        kinds(&inbox(&app, &upcoming_hunter, "").await).is_empty(),
+        "a search the listing no longer matches stays silent"
+    );
+}
+
+#[tokio::test]
 async fn watchers_hear_when_a_lot_opens_and_before_it_ends_without_registering() {
     let app = TestApp::spawn().await;
     let now = app.clock.now();

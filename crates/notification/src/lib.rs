@@ -20,7 +20,7 @@ pub use email::{OutgoingEmail, Recipient, Sender, build_message, message_id};
 pub use error::{MailConfigError, MailError};
 pub use kinds::{Channel, NotificationKind, UnknownKind};
 pub use mailer::{FileOutbox, MailConfig, Mailer, MemoryMailer, SmtpMailer, mailer_from_config};
-pub use payload::{AgendaStage, MatchedListing, NotificationPayload};
+pub use payload::{AgendaStage, ListingChange, MatchedListing, NotificationPayload};
 pub use preferences::{ChannelSwitches, ChannelSwitchesInput, Preferences, PreferencesError, PreferencesInput};
 pub use render::{Rendered, render};
 pub use retry::RetryPolicy;

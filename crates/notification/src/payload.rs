@@ -108,6 +108,30 @@ pub enum NotificationPayload {
 pub struct MatchedListing {
     pub listing_id: ListingId,
     pub title: LangText,
+    /// Set when the listing was already public and what changed is its auction (a saved search
+    /// that asks for `auction=live` starts matching a listing when its lot opens); absent for a
+    /// newly published listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ListingChange>,
+}
+
+impl MatchedListing {
+    /// A newly published listing.
+    pub fn new_listing(listing_id: ListingId, title: LangText) -> MatchedListing {
+        MatchedListing { listing_id, title, change: None }
+    }
+}
+
+/// What changed about an already public listing that a saved search matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingChange {
+    /// An auction is scheduled for it.
+    AuctionUpcoming,
+    /// Its auction has opened for bids.
+    AuctionOpen,
+    /// Its auction has closed.
+    AuctionClosed,
 }
 
 /// Agendas go out twice: a preliminary one for participants to check, then the final one.
@@ -164,8 +188,12 @@ pub(crate) mod samples {
         let event = Uuid::now_v7();
         let event_name = LangText { zh: Some("2026 成果对接会".into()), en: Some("2026 Matchmaking Fair".into()) };
         let listings = vec![
-            MatchedListing { listing_id: ListingId::new(), title: title() },
-            MatchedListing { listing_id: ListingId::new(), title: LangText::en("Soil moisture sensor") },
+            MatchedListing::new_listing(ListingId::new(), title()),
+            MatchedListing {
+                listing_id: ListingId::new(),
+                title: LangText::en("Soil moisture sensor"),
+                change: Some(ListingChange::AuctionOpen),
+            },
         ];
         vec![
             NotificationPayload::Outbid {

@@ -13,7 +13,7 @@ mod layout;
 pub use format::{escape_html, format_money, format_time};
 pub use layout::SETTINGS_PATH;
 
-use crate::payload::{AgendaStage, MatchedListing, NotificationPayload};
+use crate::payload::{AgendaStage, ListingChange, MatchedListing, NotificationPayload};
 use achex_core::{Lang, LangText};
 pub(crate) use format::one_line;
 use layout::Letter;
@@ -343,20 +343,36 @@ fn letter(payload: &NotificationPayload, lang: Lang) -> Letter {
         P::SavedSearchMatch { saved_search_id, saved_search_name, listings } => {
             let name = one_line(saved_search_name, SHORT_TEXT);
             let count = listings.len();
+            // "new" when every listing is newly published; "new or updated" once an auction
+            // change is among them, so the words never claim an old listing is new.
+            let only_new = listings.iter().all(|l| l.change.is_none());
             let mut letter = plain(
-                match lang {
-                    Lang::Zh => format!("您保存的搜索「{name}」有 {count} 项新成果"),
-                    Lang::En if count == 1 => format!("A new listing matches “{name}”"),
-                    Lang::En => format!("{count} new listings match “{name}”"),
+                match (lang, only_new) {
+                    (Lang::Zh, true) => format!("您保存的搜索「{name}」有 {count} 项新成果"),
+                    (Lang::Zh, false) => format!("您保存的搜索「{name}」有 {count} 项新成果或更新"),
+                    (Lang::En, true) if count == 1 => format!("A new listing matches “{name}”"),
+                    (Lang::En, true) => format!("{count} new listings match “{name}”"),
+                    (Lang::En, false) if count == 1 => format!("An updated listing matches “{name}”"),
+                    (Lang::En, false) => format!("{count} new or updated listings match “{name}”"),
                 },
-                match lang {
-                    Lang::Zh => format!("「{name}」有新成果"),
-                    Lang::En => format!("New for “{name}”"),
+                match (lang, only_new) {
+                    (Lang::Zh, true) => format!("「{name}」有新成果"),
+                    (Lang::Zh, false) => format!("「{name}」有更新"),
+                    (Lang::En, true) => format!("New for “{name}”"),
+                    (Lang::En, false) => format!("Updates for “{name}”"),
                 },
-                tr(lang, "有新成果符合您的搜索", "New listings match your search"),
-                vec![match lang {
-                    Lang::Zh => format!("以下新发布的成果符合您保存的搜索「{name}」："),
-                    Lang::En => format!("These newly published listings match your saved search “{name}”:"),
+                if only_new {
+                    tr(lang, "有新成果符合您的搜索", "New listings match your search")
+                } else {
+                    tr(lang, "有成果更新符合您的搜索", "Listings matching your search have changed")
+                },
+                vec![match (lang, only_new) {
+                    (Lang::Zh, true) => format!("以下新发布的成果符合您保存的搜索「{name}」："),
+                    (Lang::Zh, false) => format!("以下新发布或有更新的成果符合您保存的搜索「{name}」："),
+                    (Lang::En, true) => format!("These newly published listings match your saved search “{name}”:"),
+                    (Lang::En, false) => {
+                        format!("These new or updated listings match your saved search “{name}”:")
+                    }
                 }],
                 (tr(lang, "查看全部结果", "See all results").to_owned(), format!("/saved-searches/{saved_search_id}")),
             );
@@ -366,24 +382,31 @@ fn letter(payload: &NotificationPayload, lang: Lang) -> Letter {
         P::SavedSearchDigest { saved_search_id, saved_search_name, listings } => {
             let name = one_line(saved_search_name, SHORT_TEXT);
             let count = listings.len();
+            let only_new = listings.iter().all(|l| l.change.is_none());
+            let (zh_what, en_one, en_many) = if only_new {
+                ("新成果", "new listing", "new listings")
+            } else {
+                ("新成果或更新", "new or updated listing", "new or updated listings")
+            };
+            let en_what = if count == 1 { en_one } else { en_many };
             let mut letter = plain(
                 match lang {
-                    Lang::Zh => format!("搜索摘要「{name}」：{count} 项新成果"),
-                    Lang::En if count == 1 => format!("Your digest for “{name}”: 1 new listing"),
-                    Lang::En => format!("Your digest for “{name}”: {count} new listings"),
+                    Lang::Zh => format!("搜索摘要「{name}」：{count} 项{zh_what}"),
+                    Lang::En => format!("Your digest for “{name}”: {count} {en_what}"),
                 },
                 match lang {
-                    Lang::Zh => format!("「{name}」摘要：{count} 项新成果"),
-                    Lang::En => format!("Digest for “{name}”: {count} new"),
+                    Lang::Zh => format!("「{name}」摘要：{count} 项{zh_what}"),
+                    Lang::En if only_new => format!("Digest for “{name}”: {count} new"),
+                    Lang::En => format!("Digest for “{name}”: {count} new or updated"),
                 },
                 tr(lang, "保存的搜索摘要", "Your saved-search digest"),
                 vec![match lang {
-                    Lang::Zh => format!("自上次摘要以来，有 {count} 项新成果符合您保存的搜索「{name}」："),
+                    Lang::Zh => format!("自上次摘要以来，有 {count} 项{zh_what}符合您保存的搜索「{name}」："),
                     Lang::En if count == 1 => {
-                        format!("Since your last digest, 1 new listing matches your saved search “{name}”:")
+                        format!("Since your last digest, 1 {en_what} matches your saved search “{name}”:")
                     }
                     Lang::En => {
-                        format!("Since your last digest, {count} new listings match your saved search “{name}”:")
+                        format!("Since your last digest, {count} {en_what} match your saved search “{name}”:")
                     }
                 }],
                 (tr(lang, "查看全部结果", "See all results").to_owned(), format!("/saved-searches/{saved_search_id}")),
@@ -504,7 +527,14 @@ fn list_listings(letter: &mut Letter, listings: &[MatchedListing], lang: Lang) {
     letter.items = listings
         .iter()
         .take(DIGEST_LIMIT)
-        .map(|listing| (pick(&listing.title, lang).to_owned(), format!("/listings/{}", listing.listing_id)))
+        .map(|listing| {
+            let title = pick(&listing.title, lang);
+            let text = match listing.change {
+                None => title.to_owned(),
+                Some(change) => format!("{title}{}", change_note(change, lang)),
+            };
+            (text, format!("/listings/{}", listing.listing_id))
+        })
         .collect();
     let more = listings.len().saturating_sub(DIGEST_LIMIT);
     if more > 0 {
@@ -512,6 +542,18 @@ fn list_listings(letter: &mut Letter, listings: &[MatchedListing], lang: Lang) {
             Lang::Zh => format!("另有 {more} 项，请在网站上查看。"),
             Lang::En => format!("…and {more} more on the website."),
         });
+    }
+}
+
+/// What an already public listing's entry says changed.
+fn change_note(change: ListingChange, lang: Lang) -> &'static str {
+    match (change, lang) {
+        (ListingChange::AuctionUpcoming, Lang::Zh) => "（即将竞价）",
+        (ListingChange::AuctionUpcoming, Lang::En) => " — auction coming up",
+        (ListingChange::AuctionOpen, Lang::Zh) => "（竞价进行中）",
+        (ListingChange::AuctionOpen, Lang::En) => " — now open for bids",
+        (ListingChange::AuctionClosed, Lang::Zh) => "（竞价已结束）",
+        (ListingChange::AuctionClosed, Lang::En) => " — auction closed",
     }
 }
 

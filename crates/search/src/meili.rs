@@ -229,6 +229,14 @@ fn filter_expression(f: &Filters) -> Option<String> {
     if let Some(v) = f.lang {
         parts.push(format!("lang = {}", quote(v.code())));
     }
+    if let Some(ids) = &f.listing_ids {
+        // No document has an empty id: an empty list matches nothing, as in the embedded backend.
+        let mut quoted: Vec<String> = ids.iter().map(|id| quote(&id.to_string())).collect();
+        if quoted.is_empty() {
+            quoted.push(quote(""));
+        }
+        parts.push(format!("id IN [{}]", quoted.join(", ")));
+    }
     if let Some(v) = f.trl_min {
         parts.push(format!("trl >= {v}"));
     }

@@ -146,6 +146,10 @@ pub struct Filters {
     pub auction: Option<AuctionState>,
     /// The listing has text in this language.
     pub lang: Option<Lang>,
+    /// Only these listings (an empty list matches nothing). Not a user-facing filter: saved-search
+    /// alerts ask which of the listings that just changed a saved query matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_ids: Option<Vec<ListingId>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

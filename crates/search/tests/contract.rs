@@ -407,6 +407,16 @@ async fn each_filter_keeps_exactly_the_matching_listings() {
                 vec![1, 7],
             ),
             (Filters { region: Some("no such region".into()), ..Default::default() }, vec![]),
+            (Filters { listing_ids: Some(vec![id(2), id(7), id(99)]), ..Default::default() }, vec![2, 7]),
+            (
+                Filters {
+                    listing_ids: Some(vec![id(2), id(7), id(5)]),
+                    auction: Some(AuctionState::Live),
+                    ..Default::default()
+                },
+                vec![2, 5],
+            ),
+            (Filters { listing_ids: Some(vec![]), ..Default::default() }, vec![]),
         ];
         for (filters, expected) in cases {
             let r = run(&b, browse(filters.clone())).await;

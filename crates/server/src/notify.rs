@@ -20,8 +20,8 @@ use achex_bidding_engine::{Command, EventKind, Outcome, Status};
 use achex_core::{AuctionId, LangText, ListingId, Money, NotificationId, UserId};
 use achex_listing::ListingStatus;
 use achex_notification::{
-    Channel, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Recipient, RetryPolicy,
-    render,
+    Channel, ListingChange, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Recipient,
+    RetryPolicy, render,
 };
 use achex_search::Sort;
 use achex_store::{DueDelivery, NewNotification, OutboxEvent, SavedSearch, StoreError, Topic};
@@ -71,8 +71,9 @@ pub struct Notifier {
     config: NotifyConfig,
     lots: Mutex<HashMap<AuctionId, LotMemory>>,
     mail_due: Notify,
-    /// Saved-search watermark: the newest publication already matched (in memory, per process).
-    newest_published_seen: Mutex<Option<DateTime<Utc>>>,
+    /// Saved-search watermark: the newest publication or auction change already matched (in
+    /// memory, per process).
+    newest_change_seen: Mutex<Option<DateTime<Utc>>>,
     /// Lots whose "ending soon" reminders are stored (the database deduplicates anyway; this
     /// saves reading their logs every round).
     reminded: Mutex<HashSet<AuctionId>>,
@@ -81,6 +82,16 @@ pub struct Notifier {
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Notifier").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// How a saved-search alert describes an auction phase (status names as the store writes them).
+fn listing_change(phase: &str) -> Option<ListingChange> {
+    match phase {
+        "upcoming" => Some(ListingChange::AuctionUpcoming),
+        "free_quote" | "live" | "closing" => Some(ListingChange::AuctionOpen),
+        "closed" => Some(ListingChange::AuctionClosed),
+        _ => None,
     }
 }
 
@@ -111,7 +122,7 @@ impl Notifier {
             config,
             lots: Mutex::new(HashMap::new()),
             mail_due: Notify::new(),
-            newest_published_seen: Mutex::new(None),
+            newest_change_seen: Mutex::new(None),
             reminded: Mutex::new(HashSet::new()),
         }
     }
@@ -420,18 +431,21 @@ impl Notifier {
         Ok(fresh.len())
     }
 
-    /// Matches newly published listings against saved searches: at once for `immediate`
-    /// searches, in one digest a day for `daily` ones.
+    /// Matches new and changed public listings against saved searches: at once for `immediate`
+    /// searches, in one digest a day for `daily` ones. "Changed" is an auction changing phase (the
+    /// only change a public listing undergoes): a search for `auction=live` starts matching a
+    /// listing when its lot opens, and anyone following a topic hears that a lot is now biddable.
     pub async fn alert_once(&self) -> anyhow::Result<usize> {
         let now = self.now();
-        let newest = self.state.store.newest_publication().await?;
+        let store = &self.state.store;
+        let newest = store.newest_publication().await?.max(store.newest_auction_change().await?);
         let mut sent = 0;
         {
-            let mut seen = self.newest_published_seen.lock().await;
+            let mut seen = self.newest_change_seen.lock().await;
             if newest.is_some() && *seen != newest {
                 // Everything committed so far must be searchable before it is matched.
                 self.indexer.wait_until_current().await?;
-                for search in self.state.store.saved_searches_with_alert("immediate").await? {
+                for search in store.saved_searches_with_alert("immediate").await? {
                     sent += self.alert(&search, false, now).await?;
                 }
                 *seen = newest;
@@ -439,7 +453,7 @@ impl Notifier {
         }
         let digest_due = now.hour() >= self.config.digest_hour;
         let today = now.date_naive();
-        for search in self.state.store.saved_searches_with_alert("daily").await? {
+        for search in store.saved_searches_with_alert("daily").await? {
             let last = search.last_alerted_at.unwrap_or(search.created_at);
             if digest_due && last.date_naive() < today {
                 sent += self.alert(&search, true, now).await?;
@@ -455,31 +469,67 @@ impl Notifier {
         query.sort = Sort::Newest;
         query.page = 1;
         query.per_page = 50;
+        let store = &self.state.store;
+
+        // New: the newest matches, published after the watermark.
         let results = self.state.search.search(&query).await?;
         let ids: Vec<ListingId> = results.hits.iter().map(|h| h.listing_id).collect();
-        let mut matched: Vec<_> = self
-            .state
-            .store
+        let mut matched: Vec<(DateTime<Utc>, MatchedListing)> = store
             .listings_by_ids(&ids)
             .await?
             .into_iter()
-            .filter(|l| l.status == ListingStatus::Published && l.published_at.is_some_and(|at| at > watermark))
+            .filter(|l| l.status == ListingStatus::Published)
+            .filter_map(|l| {
+                let at = l.published_at.filter(|at| *at > watermark)?;
+                Some((at, MatchedListing::new_listing(l.id, l.content.title)))
+            })
             .collect();
-        matched.sort_by_key(|l| std::cmp::Reverse(l.published_at));
-        let new_watermark = if digest { Some(now) } else { matched.first().and_then(|l| l.published_at) };
+
+        // Changed: listings published earlier whose auction changed phase after the watermark and
+        // that the query matches now. The index answers which of them match, restricted to them.
+        let fresh: HashSet<ListingId> = matched.iter().map(|(_, m)| m.listing_id).collect();
+        let changes: HashMap<ListingId, (DateTime<Utc>, ListingChange)> = store
+            .auction_changes_after(watermark, 200)
+            .await?
+            .into_iter()
+            .filter_map(|(listing, at, phase)| Some((ListingId(listing), (at, listing_change(&phase)?))))
+            .filter(|(listing, _)| !fresh.contains(listing))
+            .collect();
+        if !changes.is_empty() {
+            query.filters.listing_ids = Some(changes.keys().copied().collect());
+            query.per_page = 100;
+            let results = self.state.search.search(&query).await?;
+            let ids: Vec<ListingId> = results.hits.iter().map(|h| h.listing_id).collect();
+            for l in store.listings_by_ids(&ids).await?.into_iter().filter(|l| l.status == ListingStatus::Published) {
+                if let Some((at, change)) = changes.get(&l.id) {
+                    matched.push((
+                        *at,
+                        MatchedListing { listing_id: l.id, title: l.content.title, change: Some(*change) },
+                    ));
+                }
+            }
+        }
+
+        matched.sort_by_key(|(at, m)| (std::cmp::Reverse(*at), m.listing_id));
+        let new_watermark = if digest { Some(now) } else { matched.first().map(|(at, _)| *at) };
         if matched.is_empty() {
             if let Some(at) = new_watermark.filter(|_| digest) {
-                self.state.store.mark_saved_search_alerted(search.id, at).await?;
+                store.mark_saved_search_alerted(search.id, at).await?;
             }
             return Ok(0);
         }
-        let listings: Vec<MatchedListing> =
-            matched.iter().map(|l| MatchedListing { listing_id: l.id, title: l.content.title.clone() }).collect();
+        // The notification's id comes from what it reports: deriving the same alert twice (two
+        // processes, or a crash before the watermark moved) stores it once, while a later change
+        // to a listing already reported is a new alert.
         let mut key: Vec<u8> = search.id.as_uuid().as_bytes().to_vec();
-        for l in &matched {
-            key.extend_from_slice(l.id.as_uuid().as_bytes());
+        for (at, m) in &matched {
+            key.extend_from_slice(m.listing_id.as_uuid().as_bytes());
+            if m.change.is_some() {
+                key.extend_from_slice(&at.timestamp_micros().to_be_bytes());
+            }
         }
         let event_id = derived_id(&[b"saved_search", &key]);
+        let listings: Vec<MatchedListing> = matched.into_iter().map(|(_, m)| m).collect();
         let payload = if digest {
             NotificationPayload::SavedSearchDigest {
                 saved_search_id: search.id,
@@ -495,7 +545,7 @@ impl Notifier {
         };
         let sent = self.insert_derived(vec![(search.user_id, payload, event_id)]).await?;
         if let Some(at) = new_watermark {
-            self.state.store.mark_saved_search_alerted(search.id, at).await?;
+            store.mark_saved_search_alerted(search.id, at).await?;
         }
         Ok(sent)
     }

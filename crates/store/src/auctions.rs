@@ -126,7 +126,7 @@ impl Store {
             &tx,
             vec![outbox::NewEvent {
                 topic: Topic::Listing,
-                kind: "auction_changed".to_owned(),
+                kind: outbox::AUCTION_CHANGED.to_owned(),
                 subject: record.listing.as_uuid(),
                 payload: serde_json::json!({ "auction": record.auction.as_uuid(), "status": status_name(initial.status) }),
                 at: now,
@@ -386,7 +386,7 @@ impl Store {
         if lot.status != status_name(state.status) {
             announced.push(outbox::NewEvent {
                 topic: Topic::Listing,
-                kind: "auction_changed".to_owned(),
+                kind: outbox::AUCTION_CHANGED.to_owned(),
                 subject: lot.listing_id,
                 payload: serde_json::json!({ "auction": id, "status": status_name(state.status) }),
                 at: now,

@@ -65,6 +65,9 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// The `listing` event written when a listing's auction changes phase.
+pub(crate) const AUCTION_CHANGED: &str = "auction_changed";
+
 /// An event to write beside a change.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
@@ -188,6 +191,48 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Public listings whose auction changed phase after `after`, newest change first, each
+    /// listing once (its latest change): `(listing, when, phase)` where the phase is the
+    /// auction's status name (`upcoming`, `free_quote`, `live`, `closing`, `closed`).
+    pub async fn auction_changes_after(
+        &self,
+        after: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>, String)>, StoreError> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Topic.eq(Topic::Listing.as_str()))
+            .filter(outbox::Column::Kind.eq(AUCTION_CHANGED))
+            .filter(outbox::Column::CreatedAt.gt(after))
+            .order_by_desc(outbox::Column::CreatedAt)
+            .order_by_desc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(rows
+            .into_iter()
+            .filter(|m| seen.insert(m.subject_id))
+            .map(|m| {
+                let phase = m.payload.get("status").and_then(|s| s.as_str()).unwrap_or_default().to_owned();
+                (m.subject_id, m.created_at, phase)
+            })
+            .collect())
+    }
+
+    /// When a listing's auction last changed phase (saved-search alerts skip work when it has not
+    /// moved).
+    pub async fn newest_auction_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let newest: Option<Option<DateTime<Utc>>> = outbox::Entity::find()
+            .select_only()
+            .column_as(outbox::Column::CreatedAt.max(), "newest")
+            .filter(outbox::Column::Topic.eq(Topic::Listing.as_str()))
+            .filter(outbox::Column::Kind.eq(AUCTION_CHANGED))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(newest.flatten())
     }
 
     /// Test and operations helper: how many events are in the outbox.

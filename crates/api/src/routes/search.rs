@@ -161,6 +161,8 @@ impl SearchParams {
                 },
                 "zh, en",
             ),
+            // Not a public parameter: the saved-search dispatcher sets it itself.
+            listing_ids: None,
         };
         if let (Some(lo), Some(hi)) = (filters.trl_min, filters.trl_max)
             && lo > hi

@@ -86,7 +86,7 @@ fn user_text_is_escaped_in_the_html_part() {
         NotificationPayload::SavedSearchMatch {
             saved_search_id: achex_core::SavedSearchId::new(),
             saved_search_name: attack.into(),
-            listings: vec![crate::MatchedListing { listing_id: ListingId::new(), title: LangText::zh(attack) }],
+            listings: vec![crate::MatchedListing::new_listing(ListingId::new(), LangText::zh(attack))],
         },
         NotificationPayload::MeetingRequest {
             matchmaking_event_id: uuid::Uuid::now_v7(),
@@ -161,7 +161,7 @@ fn the_reviewers_reason_is_quoted_as_written() {
 #[test]
 fn a_digest_lists_twenty_listings_and_counts_the_rest() {
     let listings: Vec<crate::MatchedListing> = (0..23)
-        .map(|i| crate::MatchedListing { listing_id: ListingId::new(), title: LangText::en(format!("Listing {i}")) })
+        .map(|i| crate::MatchedListing::new_listing(ListingId::new(), LangText::en(format!("Listing {i}"))))
         .collect();
     let payload = NotificationPayload::SavedSearchDigest {
         saved_search_id: achex_core::SavedSearchId::new(),
@@ -189,4 +189,28 @@ fn a_lost_auction_without_a_sale_says_so() {
     let rendered = render(payload, Lang::En, BASE);
     assert!(rendered.text.contains("has closed without a sale"), "{}", rendered.text);
     assert!(!rendered.text.contains("Final price"));
+}
+
+#[test]
+fn an_auction_change_is_announced_as_an_update_not_as_a_new_listing() {
+    let listings = vec![
+        crate::MatchedListing::new_listing(ListingId::new(), LangText::en("Fresh sensor")),
+        crate::MatchedListing {
+            listing_id: ListingId::new(),
+            title: LangText { zh: Some("锂离子电池".into()), en: Some("Lithium-ion battery".into()) },
+            change: Some(crate::ListingChange::AuctionOpen),
+        },
+    ];
+    let payload = NotificationPayload::SavedSearchMatch {
+        saved_search_id: achex_core::SavedSearchId::new(),
+        saved_search_name: "Batteries".into(),
+        listings,
+    };
+    let en = render(&payload, Lang::En, BASE);
+    assert_eq!(en.subject, "2 new or updated listings match “Batteries”");
+    assert!(en.text.contains("- Fresh sensor\n"), "{}", en.text);
+    assert!(en.text.contains("- Lithium-ion battery — now open for bids\n"), "{}", en.text);
+    let zh = render(&payload, Lang::Zh, BASE);
+    assert_eq!(zh.subject, "您保存的搜索「Batteries」有 2 项新成果或更新");
+    assert!(zh.text.contains("锂离子电池（竞价进行中）"), "{}", zh.text);
 }

@@ -292,6 +292,11 @@ impl Shared {
         if let Some(v) = fl.lang {
             out.push(term(f.lang, v.code()));
         }
+        if let Some(ids) = &fl.listing_ids {
+            // A set of terms on the id field: one posting lookup per id, however large the index.
+            let terms = ids.iter().map(|id| Term::from_field_text(f.listing_id, &id.to_string()));
+            out.push(filter(TermSetQuery::new(terms)));
+        }
         if fl.trl_min.is_some() || fl.trl_max.is_some() {
             let lo = fl.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
             let hi = fl.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(f.trl, v.into())));
