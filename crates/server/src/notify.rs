@@ -13,18 +13,18 @@
 
 use crate::indexer::Indexer;
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_of};
+use achex_api::routes::notifications::{live_message, notification_view, preferences_of_many};
 use achex_api::routes::search::SearchParams;
 use achex_bidding_engine::engine::LogEntry;
 use achex_bidding_engine::{Command, EventKind, Outcome, Status};
 use achex_core::{AuctionId, LangText, ListingId, Money, NotificationId, UserId};
-use achex_listing::ListingStatus;
+use achex_listing::{Listing, ListingStatus};
 use achex_notification::{
-    Channel, ListingChange, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Recipient,
-    RetryPolicy, render,
+    Channel, ListingChange, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Preferences,
+    Recipient, RetryPolicy, render,
 };
 use achex_search::Sort;
-use achex_store::{DueDelivery, NewNotification, OutboxEvent, SavedSearch, StoreError, Topic};
+use achex_store::{DueDelivery, NewNotification, OutboxEvent, SavedSearch, Topic, User};
 use actix_web::web;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -85,6 +85,38 @@ impl std::fmt::Debug for Notifier {
     }
 }
 
+/// Who hears about a listing event: its creator, when it was approved or rejected. The listing is
+/// `None` when it no longer exists.
+fn derive_listing(
+    event: &OutboxEvent,
+    listing: Option<&Listing>,
+) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
+    let Some(listing) = listing else { return Ok(Vec::new()) };
+    let title = listing.content.title.clone();
+    let payload = match event.kind.as_str() {
+        "approved" => NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: title },
+        "rejected" => NotificationPayload::ListingRejected {
+            listing_id: listing.id,
+            listing_title: title,
+            reason: event.payload.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
+        },
+        _ => return Ok(Vec::new()),
+    };
+    Ok(vec![(listing.created_by, payload, event.event_id)])
+}
+
+/// The people a round of notifications goes to: accounts and preferences, read at once.
+struct Recipients {
+    accounts: HashMap<UserId, User>,
+    preferences: HashMap<UserId, Preferences>,
+}
+
+impl Recipients {
+    fn allows(&self, user: UserId, kind: NotificationKind, channel: Channel) -> bool {
+        self.preferences.get(&user).is_none_or(|p| p.allows(kind, channel))
+    }
+}
+
 /// How a saved-search alert describes an auction phase (status names as the store writes them).
 fn listing_change(phase: &str) -> Option<ListingChange> {
     match phase {
@@ -135,34 +167,53 @@ impl Notifier {
     // Fan-out
 
     /// Processes the outbox events nobody has processed yet. Returns how many.
+    ///
+    /// A round reads what it needs in bulk (the events' listings, the recipients and their
+    /// preferences) and writes in one transaction: per-event queries cost more than everything
+    /// else in a burst (see `bench-notify`).
     pub async fn fan_out_once(&self) -> anyhow::Result<usize> {
         let events = self.state.store.unprocessed_outbox(500).await?;
         if events.is_empty() {
             return Ok(0);
         }
+        let listing_ids: Vec<ListingId> =
+            events.iter().filter(|e| e.topic == Topic::Listing).map(|e| ListingId(e.subject)).collect();
+        let listings: HashMap<ListingId, Listing> =
+            self.state.store.listings_by_ids(&listing_ids).await?.into_iter().map(|l| (l.id, l)).collect();
         let mut derived = Vec::new();
         for event in &events {
-            derived.extend(self.derive(event).await.with_context(|| format!("outbox event {}", event.position))?);
+            let more = match event.topic {
+                Topic::Listing => derive_listing(event, listings.get(&ListingId(event.subject))),
+                Topic::Auction => self.derive_auction(event).await,
+            };
+            derived.extend(more.with_context(|| format!("outbox event {}", event.position))?);
         }
-        let notifications = self.with_channels(derived).await?;
+        let (notifications, recipients) = self.with_channels(derived).await?;
         let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
         let fresh = self.state.store.record_fan_out(&positions, &notifications, self.now()).await?;
-        self.after_commit(&notifications, &fresh).await;
+        self.after_commit(&notifications, &fresh, &recipients);
         Ok(events.len())
+    }
+
+    /// The accounts and preferences of everyone in `users`, read at once.
+    async fn recipients(&self, mut users: Vec<UserId>) -> anyhow::Result<Recipients> {
+        users.sort_unstable();
+        users.dedup();
+        let accounts = self.state.store.users_by_ids(&users).await?.into_iter().map(|u| (u.id, u)).collect();
+        let preferences =
+            preferences_of_many(&self.state, &users).await.map_err(|e| anyhow::anyhow!("preferences: {e}"))?;
+        Ok(Recipients { accounts, preferences })
     }
 
     /// Decides the e-mail channel from each recipient's preferences.
     async fn with_channels(
         &self,
         derived: Vec<(UserId, NotificationPayload, Uuid)>,
-    ) -> anyhow::Result<Vec<NewNotification>> {
-        let mut preferences = HashMap::new();
+    ) -> anyhow::Result<(Vec<NewNotification>, Recipients)> {
+        let recipients = self.recipients(derived.iter().map(|(user, _, _)| *user).collect()).await?;
         let mut out = Vec::with_capacity(derived.len());
         let now = self.now();
         for (user, payload, event_id) in derived {
-            if let std::collections::hash_map::Entry::Vacant(slot) = preferences.entry(user) {
-                slot.insert(preferences_of(&self.state, user).await.map_err(|e| anyhow::anyhow!("{e}"))?);
-            }
             let kind = payload.kind();
             out.push(NewNotification {
                 event_id,
@@ -170,31 +221,27 @@ impl Notifier {
                 kind: kind.as_str().to_owned(),
                 payload: serde_json::to_value(&payload)?,
                 created_at: now,
-                email: preferences[&user].allows(kind, Channel::Email),
+                email: recipients.allows(user, kind, Channel::Email),
             });
         }
-        Ok(out)
+        Ok((out, recipients))
     }
 
     /// Pushes new notifications to connected users and wakes the e-mail senders.
-    async fn after_commit(&self, notifications: &[NewNotification], fresh: &[NotificationId]) {
+    fn after_commit(&self, notifications: &[NewNotification], fresh: &[NotificationId], recipients: &Recipients) {
         if fresh.is_empty() {
             return;
         }
         let fresh: HashSet<NotificationId> = fresh.iter().copied().collect();
-        let mut languages = HashMap::new();
         let mut any_email = false;
+        let now = self.now();
         for n in notifications.iter().filter(|n| fresh.contains(&n.id())) {
             any_email |= n.email;
             let Ok(kind) = n.kind.parse::<NotificationKind>() else { continue };
-            let Ok(preferences) = preferences_of(&self.state, n.user_id).await else { continue };
-            if !preferences.allows(kind, Channel::Live) {
+            if !recipients.allows(n.user_id, kind, Channel::Live) {
                 continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = languages.entry(n.user_id) {
-                let Ok(user) = self.state.store.user(n.user_id).await else { continue };
-                slot.insert(user.language);
-            }
+            let Some(user) = recipients.accounts.get(&n.user_id) else { continue };
             let stored = achex_store::StoredNotification {
                 id: n.id(),
                 event_id: n.event_id,
@@ -204,39 +251,12 @@ impl Notifier {
                 created_at: n.created_at,
                 read_at: None,
             };
-            let view = notification_view(stored, languages[&n.user_id]);
-            self.state.hub.publish_to_user(n.user_id, live_message(&view, self.now()).into());
+            let view = notification_view(stored, user.language);
+            self.state.hub.publish_to_user(n.user_id, live_message(&view, now).into());
         }
         if any_email {
             self.mail_due.notify_one();
         }
-    }
-
-    /// Who must hear about one outbox event, and what.
-    async fn derive(&self, event: &OutboxEvent) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
-        match event.topic {
-            Topic::Listing => self.derive_listing(event).await,
-            Topic::Auction => self.derive_auction(event).await,
-        }
-    }
-
-    async fn derive_listing(&self, event: &OutboxEvent) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
-        let listing = match self.state.store.listing(event.subject.into()).await {
-            Ok(listing) => listing,
-            Err(StoreError::NotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let title = listing.content.title.clone();
-        let payload = match event.kind.as_str() {
-            "approved" => NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: title },
-            "rejected" => NotificationPayload::ListingRejected {
-                listing_id: listing.id,
-                listing_title: title,
-                reason: event.payload.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
-            },
-            _ => return Ok(Vec::new()),
-        };
-        Ok(vec![(listing.created_by, payload, event.event_id)])
     }
 
     /// Brings a lot's memory up to `upto` (exclusive of what is being derived now).
@@ -321,32 +341,54 @@ impl Notifier {
     // E-mail
 
     /// Sends the e-mails that are due. Returns how many were attempted.
+    ///
+    /// The round's recipients are read at once and the sent ones marked in one transaction at the
+    /// end (one durable commit per round instead of per message). Delivery stays at least once:
+    /// a crash after sending and before that commit sends the round's mails again after their
+    /// lease, with the same `Message-ID`, which receiving servers and clients use to drop the copy.
     pub async fn send_due_once(&self) -> anyhow::Result<usize> {
         let batch = (self.config.senders * 16) as u64;
         let due = self.state.store.claim_due_emails(self.now(), self.config.lease, batch).await?;
         let count = due.len();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let recipients = self.recipients(due.iter().map(|d| d.notification.user_id).collect()).await?;
+        let sent = std::sync::Mutex::new(Vec::with_capacity(count));
         futures_util::stream::iter(due)
-            .for_each_concurrent(self.config.senders, |delivery| async move {
-                if let Err(e) = self.send_one(delivery).await {
-                    tracing::warn!(error = %format!("{e:#}"), "recording an e-mail attempt failed; its lease will expire");
+            .for_each_concurrent(self.config.senders, |delivery| {
+                let (recipients, sent) = (&recipients, &sent);
+                async move {
+                    match self.send_one(delivery, recipients).await {
+                        Ok(Some(id)) => sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(
+                            error = %format!("{e:#}"),
+                            "recording an e-mail attempt failed; its lease will expire"
+                        ),
+                    }
                 }
             })
             .await;
+        let sent = sent.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.state.store.emails_sent(&sent, self.now()).await?;
         Ok(count)
     }
 
-    async fn send_one(&self, delivery: DueDelivery) -> anyhow::Result<()> {
+    /// Sends one e-mail. Returns its notification when it went out (the caller records it);
+    /// skips and failures are recorded here.
+    async fn send_one(&self, delivery: DueDelivery, recipients: &Recipients) -> anyhow::Result<Option<NotificationId>> {
         let n = &delivery.notification;
-        let user = self.state.store.user(n.user_id).await?;
-        if !user.is_active() {
-            return Ok(self.state.store.email_skipped(n.id, "the account is disabled or deleted").await?);
-        }
+        let Some(user) = recipients.accounts.get(&n.user_id).filter(|u| u.is_active()) else {
+            self.state.store.email_skipped(n.id, "the account is disabled or deleted").await?;
+            return Ok(None);
+        };
         let payload: NotificationPayload = serde_json::from_value(n.payload.clone())?;
         // Preferences are checked again at sending time: turning e-mail off also stops what was
         // already queued.
-        let preferences = preferences_of(&self.state, user.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        if !preferences.allows(payload.kind(), Channel::Email) {
-            return Ok(self.state.store.email_skipped(n.id, "e-mail turned off by the user").await?);
+        if !recipients.allows(user.id, payload.kind(), Channel::Email) {
+            self.state.store.email_skipped(n.id, "e-mail turned off by the user").await?;
+            return Ok(None);
         }
         let email = OutgoingEmail {
             event_id: n.event_id,
@@ -355,7 +397,7 @@ impl Notifier {
             rendered: render(&payload, user.language, &self.config.base_url),
         };
         match self.mailer.send(&email).await {
-            Ok(()) => Ok(self.state.store.email_sent(n.id, self.now()).await?),
+            Ok(()) => Ok(Some(n.id)),
             Err(error) => {
                 let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
                 let permanent = matches!(error, achex_notification::MailError::Permanent(_));
@@ -368,7 +410,8 @@ impl Notifier {
                         .map(|wait| self.now() + Duration::from_std(wait).unwrap_or(Duration::hours(1)))
                 };
                 tracing::warn!(notification = %n.id, attempts, parked = retry_at.is_none(), %error, "e-mail not sent");
-                Ok(self.state.store.email_failed(n.id, &error.to_string(), retry_at).await?)
+                self.state.store.email_failed(n.id, &error.to_string(), retry_at).await?;
+                Ok(None)
             }
         }
     }
@@ -425,9 +468,9 @@ impl Notifier {
         if derived.is_empty() {
             return Ok(0);
         }
-        let notifications = self.with_channels(derived).await?;
+        let (notifications, recipients) = self.with_channels(derived).await?;
         let fresh = self.state.store.insert_notifications(&notifications, self.now()).await?;
-        self.after_commit(&notifications, &fresh).await;
+        self.after_commit(&notifications, &fresh, &recipients);
         Ok(fresh.len())
     }
 

@@ -365,6 +365,27 @@ impl Store {
         self.finish_email(id, "sent", None, None, Some(now)).await
     }
 
+    /// Records many sent e-mails in one transaction: one durable commit for a round of mail
+    /// instead of one per message.
+    pub async fn emails_sent(&self, ids: &[NotificationId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write().await?;
+        for chunk in ids.chunks(500) {
+            notification_delivery::Entity::update_many()
+                .col_expr(notification_delivery::Column::Status, Expr::value("sent"))
+                .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(notification_delivery::Column::SentAt, Expr::value(now))
+                .filter(notification_delivery::Column::NotificationId.is_in(chunk.iter().map(|id| id.as_uuid())))
+                .filter(notification_delivery::Column::Channel.eq(EMAIL))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records a failed attempt: retry at `retry_at`, or park the delivery when `None`.
     pub async fn email_failed(
         &self,
@@ -474,6 +495,23 @@ impl Store {
     /// The user's stored preferences (JSON as the notification crate serialises them), if any.
     pub async fn notification_preferences(&self, user: UserId) -> Result<Option<serde_json::Value>, StoreError> {
         Ok(notification_preference::Entity::find_by_id(user.as_uuid()).one(&self.db).await?.map(|m| m.preferences))
+    }
+
+    /// The stored preferences of those among `users` who have changed any (the others use the
+    /// defaults).
+    pub async fn notification_preferences_of(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, serde_json::Value>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in users.chunks(500) {
+            let rows = notification_preference::Entity::find()
+                .filter(notification_preference::Column::UserId.is_in(chunk.iter().map(|id| id.as_uuid())))
+                .all(&self.db)
+                .await?;
+            found.extend(rows.into_iter().map(|m| (UserId::from(m.user_id), m.preferences)));
+        }
+        Ok(found)
     }
 
     pub async fn set_notification_preferences(

@@ -27,10 +27,10 @@
 //! runtime each), like the separate processes they stand for, but on the same two cores.
 
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_of};
+use achex_api::routes::notifications::{live_message, notification_view, preferences_of_many};
 use achex_core::{Lang, LangText, ListingId, SystemClock, UserId};
 use achex_listing::{Action, AuditEntry, Listing, ListingContent};
-use achex_notification::{Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, render};
+use achex_notification::{Channel, Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, render};
 use achex_server::notify::Notifier;
 use achex_server::settings::{MailTransport, Secret};
 use achex_server::startup::{mailer, notify_config};
@@ -928,42 +928,45 @@ impl Steps {
 }
 
 /// One fan-out round replayed step by step with the calls `Notifier::fan_out_once` makes
-/// (crates/server/src/notify.rs): read the outbox, derive (one listing read per event), decide the
-/// channels (preferences per recipient), record in one transaction, then after the commit: the
-/// preferences again per notification, the user's language per recipient, the inbox view (a full
-/// render), the JSON message and the publish.
-async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration) {
+/// (crates/server/src/notify.rs): read the outbox, read the events' listings at once, derive, read
+/// the recipients' accounts and preferences at once, decide the channels, record in one
+/// transaction, then after the commit: the inbox view (a full render), the JSON message and the
+/// publish.
+async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     let store = &state.store;
     let mut steps = Steps::default();
     let t = Instant::now();
     let events = store.unprocessed_outbox(500).await.expect("outbox");
     steps.add("unprocessed_outbox(500)", t.elapsed(), 1);
     let t = Instant::now();
-    let mut derived = Vec::new();
-    for event in &events {
-        let listing = store.listing(event.subject.into()).await.expect("listing");
-        derived.push((
-            listing.created_by,
-            NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: listing.content.title },
-            event.event_id,
-        ));
-    }
-    steps.add("derive: store.listing() per event", t.elapsed(), events.len());
-    // Not a step of the product: what one batched read of the same listings costs.
     let ids: Vec<ListingId> = events.iter().map(|e| e.subject.into()).collect();
+    let listings: HashMap<ListingId, Listing> =
+        store.listings_by_ids(&ids).await.expect("listings").into_iter().map(|l| (l.id, l)).collect();
+    steps.add("listings_by_ids() for the round", t.elapsed(), 1);
     let t = Instant::now();
-    let batched = store.listings_by_ids(&ids).await.expect("listings");
-    let batched_read = t.elapsed();
-    assert_eq!(batched.len(), ids.len());
+    let derived: Vec<_> = events
+        .iter()
+        .map(|event| {
+            let listing = &listings[&ListingId::from(event.subject)];
+            (
+                listing.created_by,
+                NotificationPayload::ListingApproved {
+                    listing_id: listing.id,
+                    listing_title: listing.content.title.clone(),
+                },
+                event.event_id,
+            )
+        })
+        .collect();
+    steps.add("derive", t.elapsed(), 0);
     let t = Instant::now();
-    let mut preferences = HashMap::new();
-    for (user, _, _) in &derived {
-        if let std::collections::hash_map::Entry::Vacant(slot) = preferences.entry(*user) {
-            slot.insert(preferences_of(state, *user).await.expect("preferences"));
-        }
-    }
-    let lookups = preferences.len();
-    steps.add("with_channels: preferences_of() per recipient", t.elapsed(), lookups);
+    let mut users: Vec<UserId> = derived.iter().map(|(user, _, _)| *user).collect();
+    users.sort_unstable();
+    users.dedup();
+    let accounts: HashMap<UserId, User> =
+        store.users_by_ids(&users).await.expect("users").into_iter().map(|u| (u.id, u)).collect();
+    let preferences = preferences_of_many(state, &users).await.expect("preferences");
+    steps.add("users_by_ids() + preferences_of_many() for the round", t.elapsed(), 2);
     let t = Instant::now();
     let now = state.clock.now();
     let notifications: Vec<NewNotification> = derived
@@ -972,9 +975,9 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration)
             event_id,
             user_id: user,
             kind: payload.kind().as_str().to_owned(),
+            email: preferences[&user].allows(payload.kind(), Channel::Email),
             payload: serde_json::to_value(&payload).expect("json"),
             created_at: now,
-            email: true,
         })
         .collect();
     steps.add("with_channels: payload to JSON", t.elapsed(), 0);
@@ -982,19 +985,6 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration)
     let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
     let fresh = store.record_fan_out(&positions, &notifications, now).await.expect("record");
     steps.add("record_fan_out (one transaction)", t.elapsed(), 1);
-    let t = Instant::now();
-    for n in &notifications {
-        let _ = preferences_of(state, n.user_id).await;
-    }
-    steps.add("after_commit: preferences_of() per notification", t.elapsed(), notifications.len());
-    let t = Instant::now();
-    let mut languages = HashMap::new();
-    for n in &notifications {
-        if let std::collections::hash_map::Entry::Vacant(slot) = languages.entry(n.user_id) {
-            slot.insert(store.user(n.user_id).await.expect("user").language);
-        }
-    }
-    steps.add("after_commit: store.user() per recipient", t.elapsed(), languages.len());
     let t = Instant::now();
     for n in &notifications {
         let stored = achex_store::StoredNotification {
@@ -1006,17 +996,17 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize, Duration)
             created_at: n.created_at,
             read_at: None,
         };
-        let view = notification_view(stored, languages[&n.user_id]);
+        let view = notification_view(stored, accounts[&n.user_id].language);
         state.hub.publish_to_user(n.user_id, live_message(&view, state.clock.now()).into());
     }
     steps.add("after_commit: notification_view (render) + JSON + publish", t.elapsed(), notifications.len());
     assert_eq!(fresh.len(), notifications.len(), "the replayed round wrote every notification");
-    (steps, events.len(), batched_read)
+    (steps, events.len())
 }
 
-/// One sender lane replayed step by step with the calls `Notifier::send_one` makes, after a claim
-/// like `send_due_once`'s: the user, the preferences, the payload and its rendering, the SMTP send,
-/// and the `sent` mark (its own transaction).
+/// One sender round replayed step by step with the calls `Notifier::send_due_once` makes, on one
+/// lane: the claim, the recipients at once, each payload and its rendering, the SMTP sends, and
+/// the `sent` marks in one transaction.
 async fn replay_send(
     state: &web::Data<AppState>,
     mailer: &Arc<dyn Mailer>,
@@ -1028,19 +1018,20 @@ async fn replay_send(
     let t = Instant::now();
     let due = store.claim_due_emails(state.clock.now(), chrono::Duration::seconds(60), batch).await.expect("claim");
     steps.add("claim_due_emails (select, one UPDATE per row, commit, read)", t.elapsed(), 1);
-    let mut user_t = Duration::ZERO;
-    let mut prefs_t = Duration::ZERO;
+    let t = Instant::now();
+    let mut users: Vec<UserId> = due.iter().map(|d| d.notification.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let accounts: HashMap<UserId, User> =
+        store.users_by_ids(&users).await.expect("users").into_iter().map(|u| (u.id, u)).collect();
+    let _preferences = preferences_of_many(state, &users).await.expect("preferences");
+    steps.add("users_by_ids() + preferences_of_many() for the round", t.elapsed(), 2);
     let mut render_t = Duration::ZERO;
     let mut send_t = Duration::ZERO;
-    let mut sent_t = Duration::ZERO;
+    let mut sent = Vec::new();
     for delivery in &due {
         let n = &delivery.notification;
-        let t = Instant::now();
-        let user = store.user(n.user_id).await.expect("user");
-        user_t += t.elapsed();
-        let t = Instant::now();
-        let _ = preferences_of(state, user.id).await.expect("preferences");
-        prefs_t += t.elapsed();
+        let user = &accounts[&n.user_id];
         let t = Instant::now();
         let payload: NotificationPayload = serde_json::from_value(n.payload.clone()).expect("payload");
         let email = OutgoingEmail {
@@ -1053,16 +1044,14 @@ async fn replay_send(
         let t = Instant::now();
         mailer.send(&email).await.expect("the sink accepts");
         send_t += t.elapsed();
-        let t = Instant::now();
-        store.email_sent(n.id, state.clock.now()).await.expect("sent");
-        sent_t += t.elapsed();
+        sent.push(n.id);
     }
     let k = due.len();
-    steps.add("store.user()", user_t, k);
-    steps.add("preferences_of()", prefs_t, k);
     steps.add("payload from JSON + render", render_t, k);
     steps.add("mailer.send() (build MIME + SMTP through the pool)", send_t, k);
-    steps.add("email_sent() (one transaction, durable commit)", sent_t, k);
+    let t = Instant::now();
+    store.emails_sent(&sent, state.clock.now()).await.expect("sent");
+    steps.add("emails_sent() (one transaction for the round)", t.elapsed(), 1);
     (steps, k)
 }
 
@@ -1101,14 +1090,9 @@ async fn bench_profile(name: &str, database_url: Option<&str>, params: &Params, 
     println!("search indexer caught up with the burst in {} (the dispatcher waits meanwhile)", secs(t.elapsed()));
 
     // Fan-out: one round replayed, then the rest by the dispatcher itself.
-    let (steps, replayed, batched_read) = replay_fan_out(&state).await;
+    let (steps, replayed) = replay_fan_out(&state).await;
     println!("fan-out, one round of {replayed} events replayed step by step:");
     steps.print("event", replayed);
-    println!(
-        "    (the same {replayed} listings in one listings_by_ids() call instead: {}, {:.1} µs per event)",
-        ms(batched_read),
-        batched_read.as_secs_f64() * 1e6 / replayed.max(1) as f64
-    );
     let mut rounds = Vec::new();
     let started = Instant::now();
     let mut fanned = 0;
@@ -1165,28 +1149,6 @@ async fn bench_profile(name: &str, database_url: Option<&str>, params: &Params, 
         "every profiled e-mail reaches the sink"
     );
 
-    // The write every e-mail waits for, alone: `email_sent` from `senders` lanes at once.
-    let ids: Vec<_> = sink
-        .arrivals
-        .since(mails_from)
-        .iter()
-        .filter_map(|(_, id)| parse_message_id(id))
-        .take(if params.quick { 400 } else { 2_000 })
-        .map(|(event, user)| notification_id(event, user.into()))
-        .collect();
-    let started = Instant::now();
-    futures_util::stream::iter(&ids)
-        .for_each_concurrent(senders, |id| {
-            let store = store.clone();
-            async move { store.email_sent(*id, chrono::Utc::now()).await.expect("sent") }
-        })
-        .await;
-    let marks = ids.len() as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "email_sent() alone, {senders} at once: {marks:.0} marks/s = the ceiling of the send path while each mail \
-         commits its own mark ({:.2}x raw lettre)",
-        marks / raw_rate
-    );
     server.handle.stop(false).await;
 }
 

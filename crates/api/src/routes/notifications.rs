@@ -166,7 +166,21 @@ pub async fn read_all(state: web::Data<AppState>, user: AuthUser) -> Result<Http
 
 /// A user's preferences: stored, or the defaults (everything on).
 pub async fn preferences_of(state: &AppState, user: UserId) -> Result<Preferences, ApiError> {
-    match state.store.notification_preferences(user).await? {
+    preferences_from(state.store.notification_preferences(user).await?)
+}
+
+/// The preferences of many users at once (absent users have the defaults).
+pub async fn preferences_of_many(
+    state: &AppState,
+    users: &[UserId],
+) -> Result<std::collections::HashMap<UserId, Preferences>, ApiError> {
+    let stored = state.store.notification_preferences_of(users).await?;
+    users.iter().map(|user| Ok((*user, preferences_from(stored.get(user).cloned())?))).collect()
+}
+
+/// Stored preferences (as written by `PUT /notification-preferences`), or the defaults.
+fn preferences_from(stored: Option<serde_json::Value>) -> Result<Preferences, ApiError> {
+    match stored {
         None => Ok(Preferences::default()),
         Some(value) => match serde_json::from_value::<PreferencesInput>(value) {
             Ok(input) => Preferences::try_from(input).map_err(ApiError::internal),
