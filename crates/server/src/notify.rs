@@ -9,7 +9,7 @@
 //! - **e-mail** claims due deliveries with a lease, renders them in the recipient's language and
 //!   sends them; failures retry with exponential backoff and are parked after the last attempt.
 //! - **clock work**: "ending soon" reminders (once per lot and person, by the server's clock) and
-//!   saved-search alerts (immediate, or a daily digest).
+//!   saved-search alerts for new and changed listings (immediate, or a daily digest).
 
 use crate::indexer::Indexer;
 use achex_api::AppState;
