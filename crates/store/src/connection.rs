@@ -27,6 +27,22 @@ impl Durability {
     }
 }
 
+/// The addresses of the PostgreSQL server `url` names over TCP (`None` for SQLite, a Unix socket,
+/// or a name that does not resolve: the connection itself then reports the problem).
+async fn postgres_server_addresses(url: &str) -> Option<Vec<std::net::SocketAddr>> {
+    use std::str::FromStr;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
+    let host = options.get_host().trim_matches(['[', ']']);
+    if host.starts_with('/') || options.get_socket().is_some() {
+        return None;
+    }
+    let addresses: Vec<_> = tokio::net::lookup_host((host, options.get_port())).await.ok()?.collect();
+    (!addresses.is_empty()).then_some(addresses)
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
@@ -52,6 +68,19 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
             });
+        if let Some(peers) = postgres_server_addresses(url).await {
+            // sqlx 0.9.0 leaves Nagle's algorithm on; see `nodelay`.
+            options.map_sqlx_postgres_pool_opts(move |pool| {
+                let peers = peers.clone();
+                pool.after_connect(move |_connection, _meta| {
+                    let peers = peers.clone();
+                    Box::pin(async move {
+                        crate::nodelay::set_on_connections_to(&peers);
+                        Ok(())
+                    })
+                })
+            });
+        }
         let db = Database::connect(options).await?;
         Ok(Store { db, outbox_written: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
     }

@@ -11,6 +11,7 @@ mod connection;
 mod entity;
 mod error;
 mod listings;
+mod nodelay;
 mod notifications;
 mod outbox;
 mod probe;
