@@ -306,8 +306,8 @@ impl Store {
         Ok(result.rows_affected)
     }
 
-    /// Claims up to `limit` e-mails that are due, for `lease`. A claim is taken row by row with a
-    /// condition on the old lease, so two senders never hold the same delivery.
+    /// Claims up to `limit` e-mails that are due, for `lease`. The claim's UPDATE is conditioned on
+    /// the old lease, so two senders never hold the same delivery.
     pub async fn claim_due_emails(
         &self,
         now: DateTime<Utc>,
@@ -331,21 +331,18 @@ impl Store {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        // One UPDATE for the whole claim: the conditions are checked again on every row as it is
+        // updated, so a row another process claimed meanwhile is skipped, and RETURNING says
+        // which rows are ours.
         let tx = self.write().await?;
-        let mut claimed = Vec::new();
-        for candidate in candidates {
-            let taken = notification_delivery::Entity::update_many()
-                .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(now + lease))
-                .filter(notification_delivery::Column::NotificationId.eq(candidate.notification_id))
-                .filter(notification_delivery::Column::Channel.eq(EMAIL))
-                .filter(notification_delivery::Column::Status.eq("pending"))
-                .filter(free())
-                .exec(&tx)
-                .await?;
-            if taken.rows_affected == 1 {
-                claimed.push(candidate);
-            }
-        }
+        let claimed = notification_delivery::Entity::update_many()
+            .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(now + lease))
+            .filter(notification_delivery::Column::NotificationId.is_in(candidates.iter().map(|c| c.notification_id)))
+            .filter(notification_delivery::Column::Channel.eq(EMAIL))
+            .filter(notification_delivery::Column::Status.eq("pending"))
+            .filter(free())
+            .exec_with_returning(&tx)
+            .await?;
         tx.commit().await?;
         let ids: Vec<NotificationId> = claimed.iter().map(|c| c.notification_id.into()).collect();
         let mut by_id: std::collections::HashMap<NotificationId, StoredNotification> =
