@@ -137,3 +137,28 @@ async fn quotes_in_a_listing_title_do_not_turn_similar_into_a_phrase_search() {
     assert_eq!(ids.first(), Some(&2), "{ids:?}");
     assert!(!ids.contains(&1));
 }
+
+#[tokio::test]
+async fn an_index_whose_folder_vanished_refuses_writes_instead_of_crashing() {
+    // A panic on the writer thread would also fail the writes (its reply channel drops), so the
+    // test watches for the panic itself.
+    static WRITER_PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("achex-search-writer") {
+            WRITER_PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        previous(info);
+    }));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("index");
+    let index = EmbeddedIndex::open(&path).expect("open");
+    index.upsert(vec![doc(1, "Ceramic membrane reactor")]).await.expect("upsert");
+    std::fs::remove_dir_all(&path).expect("remove the index folder");
+    // The first failure rolls back, and the rollback cannot lock the folder again; later writes
+    // must be answered with an error by a writer that is still there.
+    for n in 2..5 {
+        assert!(index.upsert(vec![doc(n, "Solid oxide electrolyser")]).await.is_err(), "write {n} is refused");
+    }
+    assert!(!WRITER_PANICKED.load(std::sync::atomic::Ordering::SeqCst), "the writer thread panicked");
+}

@@ -16,22 +16,11 @@ use achex_bidding_engine::engine::{Answer, Engine, EngineConfig, LotRecord, Requ
 use achex_bidding_engine::{Auction, AuctionConfig, Command, Format, Increment};
 use achex_core::{AuctionId, Money, OrganizationId, SystemClock, UserId};
 use achex_store::Store;
+use achex_tests::measure::{ms, percentile};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 fn sealed_config(seller: OrganizationId) -> AuctionConfig {
     let now = chrono::Utc::now();

@@ -36,6 +36,7 @@ use achex_server::settings::{MailTransport, Secret};
 use achex_server::startup::{mailer, notify_config};
 use achex_server::{Application, Settings, build_state, open_store};
 use achex_store::{NewNotification, Store, Topic, User, notification_id};
+use achex_tests::measure::{ms, percentile};
 use actix_web::web;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -71,18 +72,6 @@ impl Params {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())

@@ -20,6 +20,7 @@ use achex_search::{EmbeddedIndex, Filters, ListingDocument, SearchIndex, SearchQ
 use achex_server::indexer::document;
 use achex_server::{Application, Settings, build_state, open_store};
 use achex_store::{NewOrganization, NewUser, Store, Topic};
+use achex_tests::measure::{ms, percentile};
 use anyhow::{Context, Result};
 use chrono::{Duration as Days, Utc};
 use flate2::read::GzDecoder;
@@ -282,13 +283,6 @@ fn mix(data: &Path, listings: &[ListingContent], n: usize) -> Result<Vec<BenchQu
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 #[derive(Clone, Copy)]
 struct Latency {
     p50: Duration,
@@ -300,15 +294,11 @@ struct Latency {
 fn summarize(mut samples: Vec<Duration>, wall: Duration) -> Latency {
     samples.sort();
     Latency {
-        p50: percentile(&samples, 0.50),
-        p95: percentile(&samples, 0.95),
-        p99: percentile(&samples, 0.99),
+        p50: percentile(&samples, 50.0),
+        p95: percentile(&samples, 95.0),
+        p99: percentile(&samples, 99.0),
         qps: samples.len() as f64 / wall.as_secs_f64(),
     }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 fn print_latency(name: &str, l: Latency) {

@@ -359,9 +359,19 @@ fn writer_loop(
         let mut outcomes: Vec<Result<(), SearchError>> = batch.iter().map(|r| apply(&mut writer, &f, &r.op)).collect();
         if let Err(e) = writer.commit().and_then(|_| reader.reload()) {
             tracing::error!(error = %e, "search index commit failed; rolling back");
-            let _ = writer.rollback();
+            let rolled_back = writer.rollback();
             for req in batch {
                 let _ = req.reply.send(Err(SearchError::backend(Message(format!("commit failed: {e}")))));
+            }
+            if let Err(e) = rolled_back {
+                // A failed rollback leaves the writer without its directory lock (the index
+                // folder is gone or unwritable); calling it again would panic. Refuse every
+                // later write instead: the outbox keeps them for a restart or `achex reindex`.
+                tracing::error!(error = %e, "search index rollback failed; the index refuses writes until restart");
+                while let Ok(req) = rx.recv() {
+                    let _ = req.reply.send(Err(SearchError::backend(Message(format!("index unusable: {e}")))));
+                }
+                return;
             }
             continue;
         }
