@@ -34,6 +34,9 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
 
+/// Sender rounds running at once (see `Notifier::spawn`).
+const MAIL_LANES: usize = 2;
+
 /// What the dispatcher needs to know from the configuration.
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
@@ -71,6 +74,9 @@ pub struct Notifier {
     config: NotifyConfig,
     lots: Mutex<HashMap<AuctionId, LotMemory>>,
     mail_due: Notify,
+    /// E-mails in flight across all sender rounds: at most `senders` (the rounds overlap so that
+    /// one claims and records while another sends).
+    send_permits: tokio::sync::Semaphore,
     /// Saved-search watermark: the newest publication or auction change already matched (in
     /// memory, per process).
     newest_change_seen: Mutex<Option<DateTime<Utc>>>,
@@ -148,6 +154,7 @@ impl Notifier {
         config: NotifyConfig,
     ) -> Notifier {
         Notifier {
+            send_permits: tokio::sync::Semaphore::new(config.senders.max(1)),
             state,
             mailer,
             indexer,
@@ -359,6 +366,8 @@ impl Notifier {
             .for_each_concurrent(self.config.senders, |delivery| {
                 let (recipients, sent) = (&recipients, &sent);
                 async move {
+                    // The semaphore is never closed.
+                    let Ok(_permit) = self.send_permits.acquire().await else { return };
                     match self.send_one(delivery, recipients).await {
                         Ok(Some(id)) => sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id),
                         Ok(None) => {}
@@ -623,29 +632,35 @@ impl Notifier {
                 }
             })
         };
-        let mail = {
-            let me = self.clone();
-            let mut shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    let more = match me.send_due_once().await {
-                        Ok(n) => n > 0,
-                        Err(e) => {
-                            tracing::warn!(error = %format!("{e:#}"), "e-mail sending failed; will retry");
-                            false
+        // Two sender rounds overlap: while one claims and records, the other's mail is on the
+        // wire (the permits keep the mail in flight at `senders`).
+        let mail: Vec<_> = (0..MAIL_LANES)
+            .map(|_| {
+                let me = self.clone();
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let more = match me.send_due_once().await {
+                            Ok(n) => n > 0,
+                            Err(e) => {
+                                tracing::warn!(error = %format!("{e:#}"), "e-mail sending failed; will retry");
+                                false
+                            }
+                        };
+                        if more {
+                            // There may be more than this lane can take: wake another.
+                            me.mail_due.notify_one();
+                            continue;
                         }
-                    };
-                    if more {
-                        continue;
+                        tokio::select! {
+                            _ = me.mail_due.notified() => {}
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                            _ = shutdown.changed() => return,
+                        }
                     }
-                    tokio::select! {
-                        _ = me.mail_due.notified() => {}
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                        _ = shutdown.changed() => return,
-                    }
-                }
+                })
             })
-        };
+            .collect();
         let clock = {
             let me = self;
             let mut shutdown = shutdown;
@@ -664,7 +679,9 @@ impl Notifier {
                 }
             })
         };
-        vec![fan_out, mail, clock]
+        let mut tasks = vec![fan_out, clock];
+        tasks.extend(mail);
+        tasks
     }
 }
 
