@@ -114,12 +114,12 @@ impl Handler for SinkHandler {
     fn data_end(&mut self) -> Response {
         let data = std::mem::take(&mut self.data);
         let mail = ReceivedMail::parse(std::mem::take(&mut self.from), std::mem::take(&mut self.to), &data);
-        let count = {
-            let mut received = self.shared.received.lock().unwrap_or_else(PoisonError::into_inner);
-            received.push(mail);
-            received.len()
-        };
-        self.shared.arrived.send_replace(count);
+        // The count is published while the list is locked: two sessions ending together must not
+        // publish their counts out of order (a stale 3 after a 4 left waiters waiting for mail
+        // that had arrived).
+        let mut received = self.shared.received.lock().unwrap_or_else(PoisonError::into_inner);
+        received.push(mail);
+        self.shared.arrived.send_replace(received.len());
         response::OK
     }
 }

@@ -94,12 +94,10 @@ impl Arrivals {
 
     fn record(&self, id: String) {
         let at = Instant::now();
-        let n = {
-            let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-            log.push((at, id));
-            log.len()
-        };
-        self.count.send_replace(n);
+        // Published under the lock, so concurrent arrivals cannot publish counts out of order.
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.push((at, id));
+        self.count.send_replace(log.len());
     }
 
     fn len(&self) -> usize {
