@@ -9,9 +9,8 @@
 //!    subscribed to `user`, 10,000 listings of theirs stored as approved (`Store::insert_listings`,
 //!    whose events are born processed: a bulk import notifies no one), then the burst: 10,000
 //!    `approved` outbox events, exactly the rows `Store::update_listing` writes beside an approval,
-//!    committed in **one** transaction (no store call writes many notifying events at once; one
-//!    `update_listing` per approval would spread the burst over seconds of single-row commits), then
-//!    the store's outbox signal rung as any commit rings it. Each event's fan-out sends
+//!    committed in **one** transaction by `Store::announce_listing_changes` (one `update_listing`
+//!    per approval would spread the burst over seconds of single-row commits). Each event's fan-out sends
 //!    `listing_approved` to the listing's creator by inbox, e-mail and live push. Measured from
 //!    the commit: e-mails/s at the sink and pushes/s at the sockets, each event's age on arrival
 //!    (p50/p95/p99/max; goal: none older than 5 s), and the e-mail rate ÷ the raw rate (goal ≥ 0.8).
@@ -545,83 +544,16 @@ fn approvals(users: &[User], reviewer: UserId, n: usize) -> Vec<(Listing, Vec<Au
         .collect()
 }
 
-/// The outbox table as the store's (private) entity maps it, so the burst's rows are encoded
-/// exactly as the store encodes its own.
-mod outbox_row {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "outbox")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub event_id: Uuid,
-        pub topic: String,
-        pub kind: String,
-        pub subject_id: Uuid,
-        pub payload: Json,
-        pub created_at: DateTimeUtc,
-        pub processed_at: Option<DateTimeUtc>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// A connection of its own to the server's database, to commit the burst in one transaction.
-struct OutboxWriter {
-    db: sea_orm::DatabaseConnection,
-}
-
-impl OutboxWriter {
-    async fn connect(settings: &Settings) -> OutboxWriter {
-        let mut options = sea_orm::ConnectOptions::new(settings.database_url());
-        options.max_connections(1).sqlx_logging(false);
-        OutboxWriter { db: sea_orm::Database::connect(options).await.expect("a second connection") }
-    }
-
-    /// Commits one `approved` event per listing, the row `Store::update_listing` writes beside an
-    /// approval (crates/store/src/listings.rs, `change_event`; on PostgreSQL under the same
-    /// advisory lock, crates/store/src/outbox.rs), in one transaction; then rings the store's
-    /// outbox signal the way any commit through the store does (`insert_listings` of nothing is a
-    /// commit that rings it and writes no event). Returns the commit instant and the write time.
-    async fn burst(&self, store: &Store, rows: &[(Listing, Vec<AuditEntry>)], reviewer: UserId) -> (Instant, Duration) {
-        use sea_orm::{ConnectionTrait, EntityTrait, Set, TransactionTrait};
-        let started = Instant::now();
-        let tx = self.db.begin().await.expect("begin");
-        if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", 0x6163_6865_785f_6f62_i64))
-                .await
-                .expect("the outbox order lock");
-        }
-        for chunk in rows.chunks(500) {
-            let models = chunk.iter().map(|(listing, entries)| {
-                let at = entries.last().map_or(listing.updated_at, |e| e.at);
-                outbox_row::ActiveModel {
-                    id: sea_orm::ActiveValue::NotSet,
-                    event_id: Set(Uuid::now_v7()),
-                    topic: Set(Topic::Listing.as_str().to_owned()),
-                    kind: Set(achex_listing::AuditAction::Approved.as_str().to_owned()),
-                    subject_id: Set(listing.id.as_uuid()),
-                    payload: Set(serde_json::json!({
-                        "status": listing.status.as_str(),
-                        "version": listing.version,
-                        "actor": reviewer.as_uuid(),
-                        "reason": serde_json::Value::Null,
-                    })),
-                    created_at: Set(at),
-                    processed_at: Set(None),
-                }
-            });
-            outbox_row::Entity::insert_many(models).exec(&tx).await.expect("outbox rows");
-        }
-        tx.commit().await.expect("the burst commits");
-        let committed = Instant::now();
-        store.insert_listings(&[]).await.expect("the outbox signal");
-        (committed, committed - started)
-    }
+/// Commits one `approved` event per listing, the events `Store::update_listing` writes beside an
+/// approval, in one transaction (`Store::announce_listing_changes`). Returns the commit instant
+/// and the write time.
+async fn burst(store: &Store, rows: &[(Listing, Vec<AuditEntry>)]) -> (Instant, Duration) {
+    let started = Instant::now();
+    let approvals: Vec<(&Listing, &AuditEntry)> =
+        rows.iter().map(|(listing, entries)| (listing, entries.last().expect("the approval"))).collect();
+    store.announce_listing_changes(&approvals).await.expect("the burst commits");
+    let committed = Instant::now();
+    (committed, committed - started)
 }
 
 async fn create_reviewer(store: &Store) -> UserId {
@@ -778,7 +710,6 @@ async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, 
     let rows = approvals(&users, reviewer, params.events);
     let creator: HashMap<Uuid, UserId> = rows.iter().map(|(l, _)| (l.id.as_uuid(), l.created_by)).collect();
     store.insert_listings(&rows).await.expect("the listings");
-    let outbox = OutboxWriter::connect(&server.settings).await;
     // Let the indexer and the dispatcher finish with what setting up wrote.
     server.indexer.wait_until_current().await.expect("indexer");
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -787,7 +718,7 @@ async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, 
     let pushes_from = pushes.len();
 
     let cpu_before = cpu_snapshot();
-    let (committed, took) = outbox.burst(&store, &rows, reviewer).await;
+    let (committed, took) = burst(&store, &rows).await;
     println!("burst: {} `approved` outbox events committed in one transaction in {}", rows.len(), secs(took));
     let expected = params.events;
     println!(
@@ -1068,7 +999,7 @@ async fn bench_profile(name: &str, database_url: Option<&str>, params: &Params, 
     let base_url = config.base_url.clone();
     let smtp = mailer(&server.settings).expect("mailer");
     let notifier = Notifier::new(state.clone(), smtp.clone(), server.indexer.clone(), config);
-    OutboxWriter::connect(&server.settings).await.burst(&store, &rows, reviewer).await;
+    burst(&store, &rows).await;
     let mails_from = sink.arrivals.len();
     // The search indexer takes the same burst (and fsyncs its segments): let it finish first, so
     // the steps below are the dispatcher's own costs.
