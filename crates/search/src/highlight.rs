@@ -52,6 +52,13 @@ pub(crate) struct HighlightSpec {
     /// start is not among these cannot stem to a term and is not stemmed at all (most words of a
     /// long description).
     heads: std::sync::OnceLock<HashSet<String>>,
+    /// Which lower-case ASCII letters a term or prefix can start with (all of them when one
+    /// can start with anything): an ASCII word starting otherwise is skipped before it is even
+    /// normalised, which saves an allocation for nearly every word of an English description.
+    ascii_starts: std::sync::OnceLock<[bool; 128]>,
+    /// All of `cjk` at once, so a text is scanned once rather than once per string (a long
+    /// Chinese query has dozens of words, sub-words and bigrams).
+    cjk_finder: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 fn head(s: &str) -> &str {
@@ -105,9 +112,25 @@ impl HighlightSpec {
         }
         if !self.terms.is_empty() || !self.prefixes.is_empty() {
             let mut stemmer = WordStemmer::default();
+            let starts = self.ascii_starts.get_or_init(|| {
+                let mut starts = [false; 128];
+                for word in self.terms.iter().chain(&self.prefixes) {
+                    match word.bytes().next() {
+                        Some(b) if b.is_ascii() => starts[usize::from(b.to_ascii_lowercase())] = true,
+                        Some(_) => {} // only a word starting with a non-ASCII letter can match it
+                        None => starts = [true; 128],
+                    }
+                }
+                starts
+            });
+            let heads = self.heads.get_or_init(|| self.terms.iter().map(|t| head(t).to_string()).collect());
             for run in analysis::runs(text).into_iter().filter(|r| r.kind == analysis::RunKind::Word) {
+                if let Some(b) = run.text.bytes().next().filter(u8::is_ascii)
+                    && !starts[usize::from(b.to_ascii_lowercase())]
+                {
+                    continue;
+                }
                 let normalized = analysis::normalize_word(run.text);
-                let heads = self.heads.get_or_init(|| self.terms.iter().map(|t| head(t).to_string()).collect());
                 let hit = self.prefixes.iter().any(|p| normalized.starts_with(p.as_str()))
                     || (heads.contains(head(&normalized)) && self.terms.contains(&stemmer.stem(&normalized)));
                 if hit {
@@ -115,8 +138,19 @@ impl HighlightSpec {
                 }
             }
         }
-        for s in &self.cjk {
-            ranges.extend(text.match_indices(s.as_str()).map(|(i, m)| (i, i + m.len())));
+        let finder = self.cjk_finder.get_or_init(|| {
+            if self.cjk.is_empty() {
+                return None;
+            }
+            aho_corasick::AhoCorasick::new(&self.cjk).ok()
+        });
+        match finder {
+            Some(finder) => ranges.extend(finder.find_overlapping_iter(text).map(|m| (m.start(), m.end()))),
+            None => {
+                for s in &self.cjk {
+                    ranges.extend(text.match_indices(s.as_str()).map(|(i, m)| (i, i + m.len())));
+                }
+            }
         }
         merge(ranges)
     }

@@ -57,6 +57,18 @@ async fn an_index_written_with_another_schema_is_refused_rather_than_misread() {
     assert!(matches!(EmbeddedIndex::open(dir.path()), Err(SearchError::SchemaMismatch)));
 }
 
+#[tokio::test]
+async fn an_index_stored_with_another_document_compression_is_refused_so_it_gets_rebuilt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(EmbeddedIndex::open(dir.path()).expect("create"));
+    let meta = dir.path().join("meta.json");
+    let text = std::fs::read_to_string(&meta).expect("meta.json");
+    let lz4 = r#""docstore_compression": "lz4""#;
+    assert!(text.contains(lz4), "{text}");
+    std::fs::write(&meta, text.replace(lz4, r#""docstore_compression": "zstd""#)).expect("rewrite meta.json");
+    assert!(matches!(EmbeddedIndex::open(dir.path()), Err(SearchError::SchemaMismatch)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_are_all_applied_and_visible_when_they_return() {
     let index = Arc::new(EmbeddedIndex::in_memory().expect("index"));

@@ -634,10 +634,7 @@ async fn main() -> Result<()> {
         concurrently(&queries, move |q| {
             let index = index.clone();
             async move {
-                tokio::task::spawn_blocking(move || index.search_blocking(&q.query).map(|_| ()))
-                    .await
-                    .expect("search task")
-                    .expect("search");
+                index.search(&q.query).await.expect("search");
             }
         })
         .await

@@ -10,6 +10,7 @@ use crate::views::InstituteRef;
 use achex_core::{AuctionId, Lang, LangText, ListingId, Money, OrganizationId};
 use achex_listing::{Listing, ListingKind, ListingStatus, TransferMode, ValidationErrors};
 use achex_search::{AuctionState, Filters, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, SearchQuery, Sort};
+use achex_store::Organization;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -242,28 +243,32 @@ pub struct SearchResponse {
 /// is read back, which is one narrow query; otherwise the listings are loaded whole.
 async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView>, ApiError> {
     let ids: Vec<ListingId> = hits.iter().map(|h| h.listing_id).collect();
-    let cards: HashMap<ListingId, Card> = if hits.iter().all(|h| h.document.is_some()) {
-        let statuses = state.store.listing_statuses(&ids).await?;
-        hits.iter()
-            .filter(|h| statuses.get(&h.listing_id) == Some(&ListingStatus::Published))
-            .filter_map(|h| h.document.as_deref().and_then(Card::from_document))
-            .map(|c| (c.id, c))
-            .collect()
-    } else {
-        state
-            .store
-            .listings_by_ids(&ids)
-            .await?
-            .into_iter()
-            .filter(|l| l.status == ListingStatus::Published)
-            .map(|l| (l.id, Card::from_listing(l)))
-            .collect()
-    };
-    let mut cards = cards;
-    let mut institutes: Vec<OrganizationId> = cards.values().map(|c| c.institute).collect();
-    institutes.sort();
-    institutes.dedup();
-    let names = state.store.organizations(&institutes).await?;
+    let (mut cards, names): (HashMap<ListingId, Card>, HashMap<OrganizationId, Organization>) =
+        if hits.iter().all(|h| h.document.is_some()) {
+            // The index's documents give the cards; the database says which are public now, and
+            // by whom, in one query.
+            let institutes = state.store.published_listing_institutes(&ids).await?;
+            let cards = hits
+                .iter()
+                .filter(|h| institutes.contains_key(&h.listing_id))
+                .filter_map(|h| h.document.as_deref().and_then(Card::from_document))
+                .map(|c| (c.id, c))
+                .collect();
+            (cards, institutes.into_values().map(|o| (o.id, o)).collect())
+        } else {
+            let cards: HashMap<ListingId, Card> = state
+                .store
+                .listings_by_ids(&ids)
+                .await?
+                .into_iter()
+                .filter(|l| l.status == ListingStatus::Published)
+                .map(|l| (l.id, Card::from_listing(l)))
+                .collect();
+            let mut institutes: Vec<OrganizationId> = cards.values().map(|c| c.institute).collect();
+            institutes.sort();
+            institutes.dedup();
+            (cards, state.store.organizations(&institutes).await?)
+        };
     let public_ids: Vec<ListingId> = cards.keys().copied().collect();
     let mut lots: HashMap<ListingId, AuctionBrief> = HashMap::new();
     for lot in state.store.open_auctions(Some(&public_ids)).await? {

@@ -19,7 +19,7 @@ use std::time::Instant;
 use achex_core::ListingId;
 use async_trait::async_trait;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
     AllQuery, Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery,
@@ -28,7 +28,7 @@ use tantivy::query::{
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::store::Compressor;
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
     DocAddress, DocId, Index, IndexBuilder, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score, Searcher,
@@ -38,9 +38,11 @@ use tokio::sync::oneshot;
 
 mod build;
 mod collect;
+mod pool;
 
 use build::{Expansions, boxed_term};
-use collect::{FacetCollector, FieldLengthStats, sort_key};
+use collect::{FacetCollector, FacetValuesCache, FieldLengthStats, sort_key};
+use pool::SearchPool;
 
 use crate::SearchIndex;
 use crate::analysis::{self, BilingualTokenizer, CjkBigramTokenizer, GRAMS_TOKENIZER, TEXT_TOKENIZER, WordStemmer};
@@ -119,15 +121,19 @@ pub struct EmbeddedOptions {
     pub writer_threads: usize,
     /// Total indexing memory budget; a segment is flushed when a thread's share fills.
     pub writer_memory_bytes: usize,
+    /// Threads that run queries (see [`pool`]); one per core by default.
+    pub search_threads: usize,
     pub ranking: Ranking,
 }
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = cores.clamp(1, 4);
         EmbeddedOptions {
             writer_threads: threads,
             writer_memory_bytes: threads * 64_000_000,
+            search_threads: cores,
             ranking: Ranking::default(),
         }
     }
@@ -204,10 +210,12 @@ fn build_schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-/// Stored documents are compressed with zstd: listing text (Chinese especially) shrinks about
-/// twice as much as with tantivy's default lz4, for a few microseconds more per fetched hit.
+/// Stored documents are compressed with lz4, tantivy's default. zstd shrank the index by about a
+/// fifth but cost more than everything else in a query together: each fetched hit decompresses
+/// its block with a freshly created zstd context (`ZSTD_createDCtx` was 31% of the query CPU in a
+/// profile of the bench-search mix), and a page has twenty hits.
 fn settings() -> IndexSettings {
-    IndexSettings { docstore_compression: Compressor::Zstd(ZstdCompressor::default()), ..IndexSettings::default() }
+    IndexSettings { docstore_compression: Compressor::Lz4, ..IndexSettings::default() }
 }
 
 fn tokenizers() -> TokenizerManager {
@@ -243,19 +251,22 @@ struct Shared {
     dir: Option<PathBuf>,
     /// Per searcher generation: how many documents have each text field (for BM25).
     field_counts: Mutex<Option<FieldCounts>>,
+    facet_values: Mutex<FacetValuesCache>,
 }
 
 /// The embedded tantivy backend. Cheap to share behind an `Arc`; dropping it finishes pending
 /// writes and waits for the writer thread.
 pub struct EmbeddedIndex {
     shared: Arc<Shared>,
+    searches: SearchPool,
     tx: Option<mpsc::Sender<WriteRequest>>,
     writer_thread: Option<JoinHandle<()>>,
 }
 
 impl EmbeddedIndex {
     /// Opens the index in `dir`, creating it if absent. An index written with another schema or
-    /// analyzer version is refused with [`SearchError::SchemaMismatch`].
+    /// analyzer version, or another document compression, is refused with
+    /// [`SearchError::SchemaMismatch`].
     pub fn open(dir: &Path) -> Result<Self, SearchError> {
         Self::open_with(dir, EmbeddedOptions::default())
     }
@@ -273,6 +284,11 @@ impl EmbeddedIndex {
                 TantivyError::SchemaError(_) => SearchError::SchemaMismatch,
                 e => SearchError::from(e),
             })?;
+        // Segments are written with the settings the index was created with; an index of an
+        // earlier version with another document compression is rebuilt rather than kept slow.
+        if index.settings().docstore_compression != settings().docstore_compression {
+            return Err(SearchError::SchemaMismatch);
+        }
         Self::start(index, f, options, Some(dir.to_path_buf()))
     }
 
@@ -303,9 +319,17 @@ impl EmbeddedIndex {
             .spawn(move || writer_loop(writer, thread_reader, f, rx))
             .map_err(SearchError::backend)?;
         Ok(EmbeddedIndex {
-            shared: Arc::new(Shared { reader, f, ranking: options.ranking, dir, field_counts: Mutex::new(None) }),
+            shared: Arc::new(Shared {
+                reader,
+                f,
+                ranking: options.ranking,
+                dir,
+                field_counts: Mutex::new(None),
+                facet_values: Mutex::default(),
+            }),
             tx: Some(tx),
             writer_thread: Some(writer_thread),
+            searches: SearchPool::start(options.search_threads)?,
         })
     }
 
@@ -517,8 +541,11 @@ impl Shared {
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
         let docs_with_field = self.docs_with_field(&searcher);
         let stats = FieldLengthStats { searcher: &searcher, docs_with_field: &docs_with_field };
-        let (top, total, facets) =
-            searcher.search_with_statistics_provider(&*query, &(top, Count, FacetCollector), &stats)?;
+        let (top, total, facets) = searcher.search_with_statistics_provider(
+            &*query,
+            &(top, Count, FacetCollector { values: self.facet_values(&searcher) }),
+            &stats,
+        )?;
 
         let spec = HighlightSpec::from_analysis(&qa, expansions);
         let preferred = q.filters.lang.or_else(|| qa.language());
@@ -682,12 +709,6 @@ fn dir_size(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
-) -> Result<T, SearchError> {
-    tokio::task::spawn_blocking(f).await.map_err(SearchError::backend)?
-}
-
 #[async_trait]
 impl SearchIndex for EmbeddedIndex {
     // `compact` merges the index into one segment: smaller on disk and faster to search. It
@@ -713,17 +734,17 @@ impl SearchIndex for EmbeddedIndex {
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         query.validate()?;
         let (shared, query) = (self.shared.clone(), query.clone());
-        blocking(move || shared.search(&query)).await
+        self.searches.run(move || shared.search(&query)).await
     }
 
     async fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
         let (shared, prefix) = (self.shared.clone(), prefix.to_string());
-        blocking(move || shared.suggest(&prefix, limit)).await
+        self.searches.run(move || shared.suggest(&prefix, limit)).await
     }
 
     async fn similar(&self, listing_id: ListingId, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let shared = self.shared.clone();
-        blocking(move || shared.similar(listing_id, limit.min(MAX_PER_PAGE as usize))).await
+        self.searches.run(move || shared.similar(listing_id, limit.min(MAX_PER_PAGE as usize))).await
     }
 
     async fn stats(&self) -> Result<IndexStats, SearchError> {
