@@ -53,6 +53,7 @@ fn machine(c: &mut Criterion) {
     let now = Utc::now();
     let mut group = c.benchmark_group("machine");
     group.throughput(Throughput::Elements(BIDS));
+    group.sample_size(50);
 
     group.bench_function("alternating_raises", |bencher| {
         bencher.iter_batched(
