@@ -176,7 +176,7 @@ pub fn notify_config(settings: &Settings) -> NotifyConfig {
         ending_soon: Duration::minutes(n.ending_soon_minutes),
         digest_hour: n.digest_hour_utc.min(23),
         senders: n.senders.max(1),
-        lease: Duration::seconds(60),
+        lease: Duration::seconds(i64::from(n.lease_secs.max(1))),
     }
 }
 
