@@ -421,7 +421,10 @@ enum LotItem {
     Gap,
 }
 
-type LotStream = futures_util::stream::Abortable<std::pin::Pin<Box<dyn futures_util::Stream<Item = LotItem> + Send>>>;
+/// One lot's events for one connection, in order.
+type LotEvents = std::pin::Pin<Box<dyn futures_util::Stream<Item = LotItem> + Send>>;
+/// [`LotEvents`] that end when the connection unsubscribes.
+type LotStream = futures_util::stream::Abortable<LotEvents>;
 
 /// Queues the snapshot (and missed events) on `out`, and returns the lot's later events in order,
 /// starting right after the snapshot's `seq`.
@@ -431,7 +434,7 @@ async fn subscribe(
     since: Option<u64>,
     out: mpsc::Sender<Arc<str>>,
     slow: mpsc::Sender<()>,
-) -> Result<std::pin::Pin<Box<dyn futures_util::Stream<Item = LotItem> + Send>>, ApiError> {
+) -> Result<LotEvents, ApiError> {
     let receiver = state.hub.subscribe(&state.engine, state.clock.clone(), auction).await?;
     let subscription = state.engine.subscribe(auction, since).await.map_err(engine_error)?;
     let now = state.clock.now();

@@ -614,14 +614,7 @@ impl Notifier {
                 let mut signal = me.state.store.outbox_signal();
                 loop {
                     signal.mark_unchanged();
-                    let more = match me.fan_out_once().await {
-                        Ok(n) => n > 0,
-                        Err(e) => {
-                            tracing::warn!(error = %format!("{e:#}"), "notification fan-out failed; will retry");
-                            false
-                        }
-                    };
-                    if more {
+                    if did_work(me.fan_out_once().await, "notification fan-out") {
                         continue;
                     }
                     tokio::select! {
@@ -640,14 +633,7 @@ impl Notifier {
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     loop {
-                        let more = match me.send_due_once().await {
-                            Ok(n) => n > 0,
-                            Err(e) => {
-                                tracing::warn!(error = %format!("{e:#}"), "e-mail sending failed; will retry");
-                                false
-                            }
-                        };
-                        if more {
+                        if did_work(me.send_due_once().await, "e-mail sending") {
                             // There may be more than this lane can take: wake another.
                             me.mail_due.notify_one();
                             continue;
@@ -682,6 +668,18 @@ impl Notifier {
         let mut tasks = vec![fan_out, clock];
         tasks.extend(mail);
         tasks
+    }
+}
+
+/// Whether a round of a dispatcher loop handled anything (then it goes again at once). A failed
+/// round is logged and counts as idle: the loop retries after its pause.
+fn did_work(round: anyhow::Result<usize>, what: &str) -> bool {
+    match round {
+        Ok(n) => n > 0,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "{what} failed; will retry");
+            false
+        }
     }
 }
 

@@ -233,30 +233,6 @@ impl Store {
         Ok(found)
     }
 
-    /// The status of each listing that exists: a cheap check that search hits are still public.
-    pub async fn listing_statuses(
-        &self,
-        ids: &[ListingId],
-    ) -> Result<std::collections::HashMap<ListingId, ListingStatus>, StoreError> {
-        let mut found = std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let rows: Vec<(Uuid, String)> = listing::Entity::find()
-                .select_only()
-                .column(listing::Column::Id)
-                .column(listing::Column::Status)
-                .filter(listing::Column::Id.is_in(chunk.iter().map(|id| id.as_uuid())))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            for (id, status) in rows {
-                let status = ListingStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("listing status {status:?}")))?;
-                found.insert(ListingId::from(id), status);
-            }
-        }
-        Ok(found)
-    }
-
     /// The institute of each of `ids` that is published, in one query: a page of search hits
     /// needs both (only public listings are shown, each with who offers it), and a query per
     /// question was a measurable part of a search's cost.
