@@ -3,14 +3,15 @@
 //!
 //! - On subscribe the client gets a snapshot with its `seq`, then every event in order; with
 //!   `since` it first gets what it missed (or a fresh snapshot when that is too old).
-//! - Each lot's events are encoded to JSON **once**, by a relay task in the [`Hub`], and the same
-//!   bytes go to every watcher.
+//! - Each lot's events are encoded **once**, JSON and websocket frame, by a relay task in the
+//!   [`Hub`], and the same bytes go to every watcher.
 //! - Every connection has bounded queues: replies and notifications wait in a per-connection
-//!   queue, and each watched lot's events are read by the connection's writer straight from the
-//!   lot's relay (no task per watcher in between: with 1,000 watchers that hop doubled the time
-//!   to reach the last of them). A watcher more than [`OUTBOX_CAPACITY`] events behind, or whose
-//!   queue fills, is disconnected (close code 1008, reason `slow_consumer`) and resyncs with
-//!   `since`; it never slows the lot or the other watchers.
+//!   queue, and each watched lot's events are read by the connection's response body straight
+//!   from the lot's relay (see [`wire`]: no task per watcher in between; with 1,000 watchers each
+//!   such hop added about a third to the time to reach the last of them). A watcher more than
+//!   [`OUTBOX_CAPACITY`] events behind, or whose queue fills, is disconnected (close code 1008,
+//!   reason `slow_consumer`) and resyncs with `since`; it never slows the lot or the other
+//!   watchers.
 //! - Every message carries `server_time`, so countdowns never trust the client's clock.
 //! - Heartbeats find dead peers; frames over 64 KiB close the connection; a browser `Origin` must
 //!   be this server's own.
@@ -23,35 +24,35 @@ use achex_bidding_engine::Event;
 use achex_bidding_engine::engine::Engine;
 use achex_core::{AuctionId, Clock, UserId};
 use achex_store::User;
+use actix_web::body::{BodyStream, MessageBody};
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message};
-use futures_util::StreamExt;
-use futures_util::stream::{AbortHandle, SelectAll};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, Semaphore, broadcast, mpsc};
+use tokio::sync::{Mutex, Semaphore, broadcast, mpsc, oneshot};
+use wire::{Incoming, LotEvents, Outgoing, Reader, SocketBody, ping_frame, pong_frame, slow_consumer, text_frame};
+
+mod wire;
 
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages queued for one client before it counts as too slow.
 pub const OUTBOX_CAPACITY: usize = 1_024;
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a single frame may take to hand to the socket before the peer counts as too slow.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bids one connection may have in flight at once.
 const BIDS_IN_FLIGHT: usize = 16;
 /// Topics one connection may watch.
 const MAX_TOPICS: usize = 64;
 
-/// An event of one lot, encoded once for every watcher.
+/// An event of one lot, encoded once (as a websocket text frame) for every watcher.
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub seq: u64,
-    pub text: Arc<str>,
+    pub frame: Bytes,
 }
 
 /// Per-lot relays from the engine to the websockets, and each connected user's channel.
@@ -127,8 +128,8 @@ impl Hub {
             loop {
                 match upstream.recv().await {
                     Ok(event) => {
-                        let text: Arc<str> = event_message(auction, &event, clock.now()).into();
-                        if sender.send(Encoded { seq: event.seq, text }).is_err() {
+                        let frame = text_frame(&event_message(auction, &event, clock.now()));
+                        if sender.send(Encoded { seq: event.seq, frame }).is_err() {
                             break; // nobody watches any more; the next subscriber starts a new relay
                         }
                     }
@@ -193,11 +194,18 @@ pub async fn connect(
         }
         None => None,
     };
-    let (response, session, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::bad_request("not_a_websocket", e.to_string()))?;
-    let stream = stream.max_frame_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(run(state.into_inner(), session, stream, header_user));
-    Ok(response)
+    let mut handshake =
+        actix_http::ws::handshake(req.head()).map_err(|e| ApiError::bad_request("not_a_websocket", e.to_string()))?;
+    let (out, control) = mpsc::channel(OUTBOX_CAPACITY);
+    let (slow, slow_rx) = mpsc::channel(1);
+    let (gone_tx, gone) = oneshot::channel();
+    let writer = SocketBody::new(control, slow_rx, gone_tx);
+    let response = handshake
+        .message_body(BodyStream::new(writer).boxed())
+        .map_err(|e| ApiError::bad_request("not_a_websocket", e.to_string()))?;
+    let socket = Socket { out, slow, gone };
+    actix_web::rt::spawn(run(state.into_inner(), socket, Reader::new(body, MAX_FRAME_BYTES), header_user));
+    Ok(response.into())
 }
 
 async fn authenticate(state: &AppState, token: &str) -> Result<User, ApiError> {
@@ -228,60 +236,56 @@ fn api_error_message(state: &AppState, error: &ApiError, extra: serde_json::Valu
     error_message(state, code, &message, extra)
 }
 
-/// Why the writer closed the connection.
-enum Shutdown {
-    Slow,
-    Normal,
+/// The connection task's ends of its response body.
+struct Socket {
+    out: mpsc::Sender<Outgoing>,
+    /// Closes the connection as `slow_consumer` at once, whatever is queued.
+    slow: mpsc::Sender<()>,
+    /// Resolves when the response body is gone: the connection closed.
+    gone: oneshot::Receiver<()>,
 }
 
-async fn run(
-    state: Arc<AppState>,
-    mut session: actix_ws::Session,
-    mut stream: actix_ws::MessageStream,
-    mut user: Option<User>,
-) {
-    let (out, mut outbox) = mpsc::channel::<Arc<str>>(OUTBOX_CAPACITY);
-    let (slow_tx, mut slow_rx) = mpsc::channel::<()>(1);
-    // Each watched lot's events, read by this loop itself: no task per watcher and lot between
-    // the lot's relay and the socket.
-    let mut lots: SelectAll<LotStream> = SelectAll::new();
-    let mut topics: HashMap<AuctionId, AbortHandle> = HashMap::new();
+/// Queues `text` for the client; a client whose queue is full is too slow and is closed.
+fn send_text(out: &mpsc::Sender<Outgoing>, slow: &mpsc::Sender<()>, text: &str) {
+    if out.try_send(Outgoing::Frame(text_frame(text))).is_err() {
+        let _ = slow.try_send(());
+    }
+}
+
+/// Reads and answers the client's messages until the connection ends. What the client is sent
+/// goes through its response body ([`SocketBody`]), which also writes the watched lots' events.
+async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user: Option<User>) {
+    let Socket { out, slow: slow_tx, mut gone } = socket;
+    let mut topics: HashSet<AuctionId> = HashSet::new();
     let mut user_topic: Option<tokio::task::JoinHandle<()>> = None;
     let bids = Arc::new(Semaphore::new(BIDS_IN_FLIGHT));
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut last_heard = tokio::time::Instant::now();
 
-    let shutdown = loop {
+    // `None`: the connection is already gone; `Some(reason)`: close it with this reason.
+    let close: Option<Option<actix_http::ws::CloseReason>> = loop {
         tokio::select! {
-            biased;
-            _ = slow_rx.recv() => break Shutdown::Slow,
-            // Before the lots: a subscription's snapshot is queued here before its lot's events
-            // can arrive, and must be sent first.
-            Some(text) = outbox.recv() => {
-                if let Err(shutdown) = write(&mut session, &text, &mut slow_rx).await { break shutdown; }
-            }
-            Some(item) = lots.next(), if !lots.is_empty() => match item {
-                LotItem::Event(text) => if let Err(shutdown) = write(&mut session, &text, &mut slow_rx).await { break shutdown; },
-                // A gap or a lag: this watcher cannot be brought up to date in order any more.
-                LotItem::Gap => break Shutdown::Slow,
-            },
+            _ = &mut gone => break None,
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() > PEER_TIMEOUT || session.ping(b"").await.is_err() { break Shutdown::Normal; }
+                if last_heard.elapsed() > PEER_TIMEOUT { break Some(None); }
+                if out.try_send(Outgoing::Frame(ping_frame())).is_err() { break Some(Some(slow_consumer())); }
             }
-            message = stream.recv() => {
+            frame = reader.next() => {
                 last_heard = tokio::time::Instant::now();
-                let text = match message {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Ping(bytes))) => { let _ = session.pong(&bytes).await; continue; }
-                    Some(Ok(Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(reason))) => { let _ = session.close(reason).await; return_cleanup(&mut topics); return; }
-                    Some(Ok(Message::Binary(_))) => {
-                        let _ = out.try_send(error_message(&state, "unsupported_frame", "send JSON text frames", json!({})).into());
+                let text = match frame {
+                    Some(Ok(Incoming::Text(text))) => text,
+                    Some(Ok(Incoming::Ping(payload))) => {
+                        if out.try_send(Outgoing::Frame(pong_frame(&payload))).is_err() { break Some(Some(slow_consumer())); }
                         continue;
                     }
-                    Some(Ok(_)) => continue,
+                    Some(Ok(Incoming::Pong)) => continue,
+                    Some(Ok(Incoming::Close(reason))) => break Some(reason),
+                    Some(Ok(Incoming::Unsupported)) => {
+                        send_text(&out, &slow_tx, &error_message(&state, "unsupported_frame", "send JSON text frames", json!({})));
+                        continue;
+                    }
                     // Oversized frames and protocol errors end the connection.
-                    Some(Err(_)) | None => break Shutdown::Normal,
+                    Some(Err(_)) | None => break Some(None),
                 };
                 let parsed: Result<ClientMessage, _> = serde_json::from_str(&text);
                 let reply = match parsed {
@@ -297,7 +301,9 @@ async fn run(
                     },
                     Ok(ClientMessage::Unsubscribe { topic }) => {
                         if topic == USER_TOPIC && let Some(handle) = user_topic.take() { handle.abort(); }
-                        if let Some(handle) = parse_topic(&topic).and_then(|id| topics.remove(&id)) { handle.abort(); }
+                        if let Some(auction) = parse_topic(&topic).filter(|id| topics.remove(id)) {
+                            let _ = out.try_send(Outgoing::Unwatch(auction));
+                        }
                         Some(json!({ "type": "unsubscribed", "topic": topic, "server_time": state.clock.now() }).to_string())
                     }
                     Ok(ClientMessage::Subscribe { topic, .. }) if topic == USER_TOPIC => match &user {
@@ -311,12 +317,14 @@ async fn run(
                     },
                     Ok(ClientMessage::Subscribe { topic, since }) => match parse_topic(&topic) {
                         None => Some(error_message(&state, "unknown_topic", "topics are auction:<id> and user", json!({ "topic": topic }))),
-                        Some(_) if topics.len() >= MAX_TOPICS => Some(error_message(&state, "too_many_topics", "unsubscribe from something first", json!({}))),
-                        Some(auction) => match subscribe(&state, auction, since, out.clone(), slow_tx.clone()).await {
+                        Some(auction) if topics.len() >= MAX_TOPICS && !topics.contains(&auction) => {
+                            Some(error_message(&state, "too_many_topics", "unsubscribe from something first", json!({})))
+                        }
+                        Some(auction) => match subscribe(&state, auction, since, &out, &slow_tx).await {
                             Ok(events) => {
-                                let (events, handle) = futures_util::stream::abortable(events);
-                                lots.push(events);
-                                if let Some(old) = topics.insert(auction, handle) { old.abort(); }
+                                // After the snapshot in the same queue: the body writes it first.
+                                if out.try_send(Outgoing::Watch(auction, events)).is_err() { let _ = slow_tx.try_send(()); }
+                                topics.insert(auction);
                                 None
                             }
                             Err(e) => Some(api_error_message(&state, &e, json!({ "topic": topic }))),
@@ -326,7 +334,7 @@ async fn run(
                         None => Some(error_message(&state, "authentication_required", "send {\"type\":\"auth\"} first", json!({ "idempotency_key": idempotency_key }))),
                         Some(bidder) => {
                             let Ok(permit) = bids.clone().try_acquire_owned() else {
-                                let _ = out.try_send(error_message(&state, "too_many_bids_in_flight", "wait for earlier bids to be answered", json!({ "idempotency_key": idempotency_key })).into());
+                                send_text(&out, &slow_tx, &error_message(&state, "too_many_bids_in_flight", "wait for earlier bids to be answered", json!({ "idempotency_key": idempotency_key })));
                                 continue;
                             };
                             let (state, bidder, out, slow) = (state.clone(), bidder.clone(), out.clone(), slow_tx.clone());
@@ -337,7 +345,7 @@ async fn run(
                                         "seq": accepted.seq, "state": accepted.state, "server_time": accepted.server_time }).to_string(),
                                     Err(e) => api_error_message(&state, &e, json!({ "type": "bid_result", "ok": false, "auction": auction, "idempotency_key": idempotency_key })),
                                 };
-                                if out.try_send(text.into()).is_err() { let _ = slow.try_send(()); }
+                                send_text(&out, &slow, &text);
                                 drop(permit);
                             });
                             None
@@ -345,37 +353,23 @@ async fn run(
                     },
                 };
                 if let Some(reply) = reply
-                    && out.try_send(reply.into()).is_err()
+                    && out.try_send(Outgoing::Frame(text_frame(&reply))).is_err()
                 {
-                    break Shutdown::Slow;
+                    break Some(Some(slow_consumer()));
                 }
             }
         }
     };
-    return_cleanup(&mut topics);
     if let Some(handle) = user_topic.take() {
         handle.abort();
     }
-    let reason = match shutdown {
-        Shutdown::Slow => Some(CloseReason { code: CloseCode::Policy, description: Some("slow_consumer".into()) }),
-        Shutdown::Normal => None,
-    };
-    let _ = session.close(reason).await;
-}
-
-/// Sends one frame. A peer that stops reading fills the socket buffer and the write waits; it
-/// must not wait forever, or the slow-consumer signal could never be acted on.
-async fn write(session: &mut actix_ws::Session, text: &str, slow: &mut mpsc::Receiver<()>) -> Result<(), Shutdown> {
-    tokio::select! {
-        sent = session.text(text.to_owned()) => sent.map_err(|_| Shutdown::Normal),
-        _ = slow.recv() => Err(Shutdown::Slow),
-        _ = tokio::time::sleep(WRITE_TIMEOUT) => Err(Shutdown::Slow),
-    }
-}
-
-fn return_cleanup(topics: &mut HashMap<AuctionId, AbortHandle>) {
-    for (_, handle) in topics.drain() {
-        handle.abort();
+    // The body writes the close frame and ends the response. A full queue means a slow client:
+    // it is closed as such. (A peer that stopped reading altogether keeps its TCP connection until
+    // the kernel gives up on it; nothing is queued for it meanwhile beyond the bounded queues.)
+    if let Some(reason) = close
+        && out.try_send(Outgoing::Close(reason)).is_err()
+    {
+        let _ = slow_tx.try_send(());
     }
 }
 
@@ -386,7 +380,7 @@ const USER_TOPIC: &str = "user";
 fn forward_user(
     state: &Arc<AppState>,
     user: UserId,
-    out: mpsc::Sender<Arc<str>>,
+    out: mpsc::Sender<Outgoing>,
     slow: mpsc::Sender<()>,
 ) -> tokio::task::JoinHandle<()> {
     let mut receiver = state.hub.subscribe_user(user);
@@ -394,7 +388,7 @@ fn forward_user(
         loop {
             match receiver.recv().await {
                 Ok(text) => {
-                    if out.try_send(text).is_err() {
+                    if out.try_send(Outgoing::Frame(text_frame(&text))).is_err() {
                         let _ = slow.try_send(());
                         break;
                     }
@@ -415,16 +409,12 @@ fn parse_topic(topic: &str) -> Option<AuctionId> {
 
 /// What a connection's writer gets from one watched lot.
 enum LotItem {
-    Event(Arc<str>),
+    /// The event's encoded frame, shared by every watcher.
+    Event(Bytes),
     /// The watcher missed events or is more than [`OUTBOX_CAPACITY`] events behind the lot: it
     /// is disconnected and resyncs with `since`.
     Gap,
 }
-
-/// One lot's events for one connection, in order.
-type LotEvents = std::pin::Pin<Box<dyn futures_util::Stream<Item = LotItem> + Send>>;
-/// [`LotEvents`] that end when the connection unsubscribes.
-type LotStream = futures_util::stream::Abortable<LotEvents>;
 
 /// Queues the snapshot (and missed events) on `out`, and returns the lot's later events in order,
 /// starting right after the snapshot's `seq`.
@@ -432,30 +422,24 @@ async fn subscribe(
     state: &Arc<AppState>,
     auction: AuctionId,
     since: Option<u64>,
-    out: mpsc::Sender<Arc<str>>,
-    slow: mpsc::Sender<()>,
+    out: &mpsc::Sender<Outgoing>,
+    slow: &mpsc::Sender<()>,
 ) -> Result<LotEvents, ApiError> {
     let receiver = state.hub.subscribe(&state.engine, state.clock.clone(), auction).await?;
     let subscription = state.engine.subscribe(auction, since).await.map_err(engine_error)?;
     let now = state.clock.now();
     let topic = format!("auction:{auction}");
-    let mut queue: Vec<Arc<str>> = Vec::new();
     match subscription.missed {
         Some(missed) => {
-            queue.push(json!({ "type": "subscribed", "topic": topic, "seq": subscription.seq, "since": since, "server_time": now }).to_string().into());
+            let subscribed = json!({ "type": "subscribed", "topic": topic, "seq": subscription.seq, "since": since, "server_time": now });
+            send_text(out, slow, &subscribed.to_string());
             for event in missed {
-                queue.push(event_message(auction, &event, now).into());
+                send_text(out, slow, &event_message(auction, &event, now));
             }
         }
-        None => queue.push(
-            json!({ "type": "snapshot", "topic": topic, "seq": subscription.seq, "state": subscription.state, "server_time": now })
-                .to_string()
-                .into(),
-        ),
-    }
-    for text in queue {
-        if out.try_send(text).is_err() {
-            let _ = slow.try_send(());
+        None => {
+            let snapshot = json!({ "type": "snapshot", "topic": topic, "seq": subscription.seq, "state": subscription.state, "server_time": now });
+            send_text(out, slow, &snapshot.to_string());
         }
     }
     // (receiver, last seq sent, whether a gap ended the stream)
@@ -472,7 +456,7 @@ async fn subscribe(
                     Ok(_) if receiver.len() >= OUTBOX_CAPACITY => return Some((LotItem::Gap, (receiver, last, true))),
                     Ok(encoded) if encoded.seq == last + 1 => {
                         last = encoded.seq;
-                        return Some((LotItem::Event(encoded.text), (receiver, last, false)));
+                        return Some((LotItem::Event(encoded.frame), (receiver, last, false)));
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         return Some((LotItem::Gap, (receiver, last, true)));
