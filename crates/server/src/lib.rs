@@ -11,4 +11,11 @@ pub mod settings;
 pub mod startup;
 
 pub use settings::Settings;
+
+/// mimalloc instead of glibc's malloc, in the `achex` binary and everything else that embeds the
+/// server (the benches, the integration tests). A hot lot's appends build and drop a JSON tree per
+/// log entry; in a profile glibc's malloc and free (chunk consolidation and unlinking) took about
+/// 30% of the CPU. Meilisearch makes the same choice.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use startup::{Application, build_state, open_store};

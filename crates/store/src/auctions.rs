@@ -337,7 +337,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>, LogError>>()?;
-            auction_log::Entity::insert_many(rows).exec(&tx).await.map_err(conflict_or_storage)?;
+            auction_log::Entity::insert_many(rows).exec_without_returning(&tx).await.map_err(conflict_or_storage)?;
         }
         if !batch.idempotency.is_empty() {
             let rows = batch.idempotency.iter().map(|r: &IdempotencyRecord| auction_idempotency::ActiveModel {
@@ -346,7 +346,10 @@ impl Store {
                 fingerprint: Set(r.fingerprint.clone()),
                 response: Set(r.response.clone()),
             });
-            auction_idempotency::Entity::insert_many(rows).exec(&tx).await.map_err(conflict_or_storage)?;
+            auction_idempotency::Entity::insert_many(rows)
+                .exec_without_returning(&tx)
+                .await
+                .map_err(conflict_or_storage)?;
         }
         let state = &batch.summary.state;
         let now = batch.entries.last().map_or_else(Utc::now, |e| e.at);

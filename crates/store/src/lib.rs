@@ -15,6 +15,7 @@ mod nodelay;
 mod notifications;
 mod outbox;
 mod probe;
+pub use probe::CommitProbe;
 mod saved_searches;
 mod tokens;
 

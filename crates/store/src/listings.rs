@@ -168,10 +168,10 @@ impl Store {
         let tx = self.write().await?;
         for chunk in rows.chunks(200) {
             let models = chunk.iter().map(|(l, _)| to_model(l)).collect::<Result<Vec<_>, _>>()?;
-            listing::Entity::insert_many(models).exec(&tx).await?;
+            listing::Entity::insert_many(models).exec_without_returning(&tx).await?;
             let events: Vec<_> = chunk.iter().flat_map(|(_, entries)| entries.iter().map(audit_model)).collect();
             if !events.is_empty() {
-                listing_event::Entity::insert_many(events).exec(&tx).await?;
+                listing_event::Entity::insert_many(events).exec_without_returning(&tx).await?;
             }
             // One event per listing (its latest change) is all the search index needs to catch up.
             // A bulk import (demo seeding, a migration from another system) is not news to

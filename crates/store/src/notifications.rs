@@ -155,7 +155,7 @@ impl Store {
                     .to_owned(),
             )
             .try_insert()
-            .exec(&tx)
+            .exec_without_returning(&tx)
             .await?;
             let emails: Vec<_> = new
                 .iter()
@@ -184,7 +184,7 @@ impl Store {
                         .to_owned(),
                     )
                     .try_insert()
-                    .exec(&tx)
+                    .exec_without_returning(&tx)
                     .await?;
             }
             fresh.extend(new.iter().map(|n| n.id()));

@@ -109,7 +109,7 @@ async fn write(conn: &impl ConnectionTrait, events: Vec<NewEvent>, processed: bo
         processed_at: Set(processed.then_some(e.at)),
         created_at: Set(e.at),
     });
-    outbox::Entity::insert_many(rows).exec(conn).await?;
+    outbox::Entity::insert_many(rows).exec_without_returning(conn).await?;
     Ok(())
 }
 
