@@ -258,3 +258,62 @@ async fn acknowledged_bids_survive_three_kills_without_loss_or_duplication() {
         stored.entries.len()
     );
 }
+
+/// A stop (SIGTERM) closes every live connection with 1001 at once and the process exits well
+/// within its 10 s graceful timeout: a websocket never ends by itself, so a stop that only waited
+/// for requests to finish would hold for the whole timeout and then cut the sockets without a
+/// close frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_live_connections_with_going_away_and_the_server_exits_promptly() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let mut server = Server {
+        data: data.path().into(),
+        config: config.path().into(),
+        database_url: format!("sqlite://{}?mode=rwc", data.path().join("achex.db").display()),
+        port: free_port(),
+        child: None,
+    };
+    server.start().await;
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws", server.port);
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+        // A round trip, so the connection is surely live on the server's side.
+        ws.send(Message::text(r#"{"type":"ping"}"#)).await.expect("ping");
+        let pong = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a pong");
+        assert!(matches!(pong, Some(Ok(Message::Text(ref text))) if text.contains("pong")), "{pong:?}");
+        sockets.push(ws);
+    }
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.child.as_ref().expect("running").id()).unwrap());
+    let stopped_at = std::time::Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+
+    for mut ws in sockets {
+        let close = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Err(_) => panic!("no close frame within 5 s of SIGTERM"),
+                Ok(Some(Ok(Message::Close(frame)))) => break frame,
+                Ok(Some(Ok(_))) => continue, // a heartbeat
+                Ok(other) => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        };
+        let frame = close.expect("a close frame with a code");
+        assert_eq!((frame.code, frame.reason.as_str()), (CloseCode::Away, "server_stopping"));
+    }
+    // Polling for the exit, with a deadline (the server is killed by `Drop` if it never comes).
+    let status = loop {
+        if let Some(status) = server.child.as_mut().expect("running").try_wait().expect("wait") {
+            break status;
+        }
+        assert!(stopped_at.elapsed() < Duration::from_secs(5), "achex still runs 5 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.child = None;
+    assert!(status.success(), "achex exited with {status}");
+}

@@ -60,6 +60,8 @@ pub struct Encoded {
 pub struct Hub {
     relays: Mutex<HashMap<AuctionId, broadcast::Sender<Encoded>>>,
     users: std::sync::Mutex<HashMap<UserId, broadcast::Sender<Arc<str>>>>,
+    /// Set when the server is stopping: every connection closes with 1001 (going away).
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Messages a user channel may hold for a slow connection before it is dropped (it resyncs from
@@ -78,6 +80,13 @@ fn event_message(auction: AuctionId, event: &Event, now: chrono::DateTime<chrono
 }
 
 impl Hub {
+    /// Closes every live connection with 1001 `server_stopping`, and every later one at once, so a
+    /// graceful stop does not wait out its timeout for sockets that never end by themselves.
+    /// Clients reconnect (to another process, or to this one restarted) and resync with `since`.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
     /// Sends `text` to every connection of `user` that subscribed to `user`. Returns how many
     /// connections it reached (none is normal: the inbox keeps everything).
     pub fn publish_to_user(&self, user: UserId, text: Arc<str>) -> usize {
@@ -256,6 +265,7 @@ fn send_text(out: &mpsc::Sender<Outgoing>, slow: &mpsc::Sender<()>, text: &str) 
 /// goes through its response body ([`SocketBody`]), which also writes the watched lots' events.
 async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user: Option<User>) {
     let Socket { out, slow: slow_tx, mut gone } = socket;
+    let mut stopping = state.hub.stopping.subscribe();
     let mut topics: HashSet<AuctionId> = HashSet::new();
     let mut user_topic: Option<tokio::task::JoinHandle<()>> = None;
     let bids = Arc::new(Semaphore::new(BIDS_IN_FLIGHT));
@@ -266,6 +276,10 @@ async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user:
     let close: Option<Option<actix_http::ws::CloseReason>> = loop {
         tokio::select! {
             _ = &mut gone => break None,
+            _ = stopping.wait_for(|stopping| *stopping) => break Some(Some(actix_http::ws::CloseReason {
+                code: actix_http::ws::CloseCode::Away,
+                description: Some("server_stopping".into()),
+            })),
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > PEER_TIMEOUT { break Some(None); }
                 if out.try_send(Outgoing::Frame(ping_frame())).is_err() { break Some(Some(slow_consumer())); }

@@ -205,6 +205,8 @@ impl Application {
                 .configure(|cfg| achex_api::configure(cfg, app_state.clone()))
         })
         .listen(listener)?
+        // SIGTERM and Ctrl-C are handled in `run_until_stopped`, which closes the websockets first.
+        .disable_signals()
         .shutdown_timeout(10);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -253,9 +255,24 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the process is told to stop (Ctrl-C / SIGTERM).
+    /// Serves until the process is told to stop (Ctrl-C / SIGTERM), or the server is stopped
+    /// through its [`handle`](Self::handle).
+    ///
+    /// On a signal the live channel closes first (1001 `server_stopping`): a websocket never ends
+    /// by itself, so the graceful stop would otherwise wait out its whole timeout and then cut
+    /// the sockets without a close frame. Requests in flight still finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = stop_requested() => {
+                tracing::info!("stopping: closing live connections, finishing requests in flight");
+                self.state.hub.stop();
+                // The server future runs the stop: poll it while the handle waits for it.
+                tokio::join!(handle.stop(true), server).1
+            }
+        };
         let _ = self.stop_background.send(true);
         served
     }
@@ -263,5 +280,20 @@ impl Application {
     /// A handle to stop the server from elsewhere (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut terminate), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        // Without signal handlers the server is stopped through its handle only.
+        _ => std::future::pending().await,
     }
 }

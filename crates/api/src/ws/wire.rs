@@ -98,7 +98,8 @@ impl Stream for SocketBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.slow.poll_recv(cx).is_ready() {
+        // (`Ready(None)` only means the connection task has ended; its close is in `control`.)
+        if let Poll::Ready(Some(())) = this.slow.poll_recv(cx) {
             return this.close(Some(slow_consumer()));
         }
         // The connection task's frames go first: a subscription's snapshot is queued before its
