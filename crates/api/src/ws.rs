@@ -15,6 +15,8 @@
 //! - Every message carries `server_time`, so countdowns never trust the client's clock.
 //! - Heartbeats find dead peers; frames over 64 KiB close the connection; a browser `Origin` must
 //!   be this server's own.
+//! - A server stop ([`Hub::stop`]) closes every connection with 1001 `server_stopping`; clients
+//!   reconnect and resync with `since`.
 
 use crate::auth::TokenService;
 use crate::error::ApiError;
