@@ -117,6 +117,8 @@ pub struct SearchSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailTransport {
+    /// SMTP when `smtp_url` is set, the file outbox otherwise.
+    Auto,
     File,
     Smtp,
 }
@@ -186,6 +188,16 @@ impl Settings {
         if self.search.dir.as_os_str().is_empty() { self.data.dir.join("search") } else { self.search.dir.clone() }
     }
 
+    /// The mail transport in force: `auto` is SMTP once `smtp_url` is set (setting the URL is
+    /// what an operator does to send real mail), the file outbox otherwise.
+    pub fn mail_transport(&self) -> MailTransport {
+        match self.mail.transport {
+            MailTransport::Auto if self.mail.smtp_url.expose().is_empty() => MailTransport::File,
+            MailTransport::Auto => MailTransport::Smtp,
+            chosen => chosen,
+        }
+    }
+
     /// Where the file mail transport writes: the configured directory or `<data.dir>/outbox`.
     pub fn mail_dir(&self) -> PathBuf {
         if self.mail.dir.as_os_str().is_empty() { self.data.dir.join("outbox") } else { self.mail.dir.clone() }
@@ -215,6 +227,16 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert!(s.database.url.is_empty());
         assert!(s.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn mail_goes_to_the_file_outbox_until_an_smtp_url_is_set() {
+        let mut s = Settings::defaults();
+        assert_eq!(s.mail_transport(), MailTransport::File);
+        s.mail.smtp_url = Secret::new("smtp://127.0.0.1:2525");
+        assert_eq!(s.mail_transport(), MailTransport::Smtp, "setting the URL alone selects SMTP");
+        s.mail.transport = MailTransport::File;
+        assert_eq!(s.mail_transport(), MailTransport::File, "an explicit choice wins");
     }
 
     #[test]

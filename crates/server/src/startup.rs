@@ -156,9 +156,9 @@ pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     let mail = &settings.mail;
     let from = Sender::new(Some(mail.from_name.clone()).filter(|n| !n.is_empty()), &mail.from_address)
         .map_err(|e| anyhow::anyhow!("mail.from_address: {e}"))?;
-    let config = match mail.transport {
-        MailTransport::File => MailConfig::File { dir: settings.mail_dir() },
+    let config = match settings.mail_transport() {
         MailTransport::Smtp => MailConfig::Smtp { url: mail.smtp_url.expose().to_owned() },
+        MailTransport::File | MailTransport::Auto => MailConfig::File { dir: settings.mail_dir() },
     };
     mailer_from_config(&config, from).map_err(|e| anyhow::anyhow!("mail settings: {e}"))
 }
