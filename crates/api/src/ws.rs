@@ -36,7 +36,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, broadcast, mpsc, oneshot};
-use wire::{Incoming, LotEvents, Outgoing, Reader, SocketBody, ping_frame, pong_frame, slow_consumer, text_frame};
+use wire::{
+    Incoming, LotEvents, Outgoing, Reader, SocketBody, ping_frame, pong_frame, server_stopping, slow_consumer,
+    text_frame,
+};
 
 mod wire;
 
@@ -278,10 +281,7 @@ async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user:
     let close: Option<Option<actix_http::ws::CloseReason>> = loop {
         tokio::select! {
             _ = &mut gone => break None,
-            _ = stopping.wait_for(|stopping| *stopping) => break Some(Some(actix_http::ws::CloseReason {
-                code: actix_http::ws::CloseCode::Away,
-                description: Some("server_stopping".into()),
-            })),
+            _ = stopping.wait_for(|stopping| *stopping) => break Some(Some(server_stopping())),
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > PEER_TIMEOUT { break Some(None); }
                 if out.try_send(Outgoing::Frame(ping_frame())).is_err() { break Some(Some(slow_consumer())); }

@@ -77,17 +77,19 @@ impl SocketBody {
         SocketBody { control, slow, lots: SelectAll::new(), watching: HashMap::new(), done: false, _gone: gone }
     }
 
+    /// The close frame, after which the body ends (and with it the lots' streams).
     fn close(&mut self, reason: Option<CloseReason>) -> Poll<Option<Result<Bytes, std::convert::Infallible>>> {
         self.done = true;
-        for (_, handle) in self.watching.drain() {
-            handle.abort();
-        }
         Poll::Ready(Some(Ok(close_frame(reason))))
     }
 }
 
 pub(super) fn slow_consumer() -> CloseReason {
     CloseReason { code: actix_http::ws::CloseCode::Policy, description: Some("slow_consumer".into()) }
+}
+
+pub(super) fn server_stopping() -> CloseReason {
+    CloseReason { code: actix_http::ws::CloseCode::Away, description: Some("server_stopping".into()) }
 }
 
 impl Stream for SocketBody {
