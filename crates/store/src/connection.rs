@@ -60,6 +60,12 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it hands out by default: a round trip before each
+            // transaction (on SQLite through the connection's worker thread), which was a tenth
+            // of a hot lot's append. Only a connection idle long enough to have been dropped by
+            // the server or a firewall is checked now; a broken one otherwise fails its statement
+            // and the pool replaces it.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
                 opts.create_if_missing(true)

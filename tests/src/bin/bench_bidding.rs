@@ -559,8 +559,11 @@ async fn main() {
         let fresh = achex_tests::fresh_postgres_database(&url).await;
         bench_database("PostgreSQL (synchronous_commit=on)", &fresh, quick).await;
     }
-    println!();
-    bench_fanouts(quick, rounds).await;
+    // `--databases-only`: the machine and the two databases, without the fan-out.
+    if !std::env::args().any(|a| a == "--databases-only") {
+        println!();
+        bench_fanouts(quick, rounds).await;
+    }
 }
 
 /// The fan-out to 1,000 watchers, and in a full run to 3,000 and 10,000.

@@ -90,6 +90,14 @@ pub struct Batch {
     pub entries: Vec<LogEntry>,
     pub idempotency: Vec<IdempotencyRecord>,
     pub summary: LotSummary,
+    /// The lot's listing and seller, for the announcement of a phase change and for a deal: the
+    /// engine knows them, so an append need not read the lot first.
+    pub listing: ListingId,
+    pub seller: OrganizationId,
+    /// The status the previous append stored, when this process made it; `None` after a load,
+    /// which makes the append announce its status whether or not it changed (an extra
+    /// announcement only makes the listing's consumers re-read it; a missed one would not do).
+    pub status_before: Option<crate::machine::Status>,
     /// `Some` when the batch changed who the lot is awarded to: `Some(None)` when the award was
     /// withdrawn (a default with nobody left), `Some(Some(award))` for a new one.
     pub award_change: Option<Option<Award>>,

@@ -2,8 +2,8 @@
 
 use super::log::{AuctionLog, Award, Batch, IdempotencyRecord, LogEntry, LogError, LotSummary, StoredLot, rebuild};
 use super::{Accepted, Answer, EngineConfig, EngineError, Request, Subscription};
-use crate::machine::{Auction, Bidder, Event, Outcome, PublicState};
-use achex_core::{AuctionId, Clock, UserId};
+use crate::machine::{Auction, Bidder, Event, Outcome, PublicState, Status};
+use achex_core::{AuctionId, Clock, ListingId, UserId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -36,7 +36,10 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 
 struct Lot {
     auction_id: AuctionId,
+    listing: ListingId,
     auction: Auction,
+    /// The status the last append of this process stored (`None` until it made one).
+    stored_status: Option<Status>,
     last_index: u64,
     last_hash: String,
     idempotency: HashMap<String, (String, Answer)>,
@@ -68,6 +71,8 @@ pub(super) fn spawn(
     let (events, _) = broadcast::channel(config.broadcast_capacity);
     let mut lot = Lot {
         auction_id: stored.record.auction,
+        listing: stored.record.listing,
+        stored_status: None,
         auction: rebuild(&stored).map_err(|e| EngineError::Unavailable(format!("cannot rebuild the lot: {e}")))?,
         last_index: 0,
         last_hash: super::GENESIS_HASH.to_owned(),
@@ -236,6 +241,9 @@ impl Lot {
                 entries,
                 idempotency: records,
                 award_change,
+                listing: self.listing,
+                seller: self.auction.config().seller,
+                status_before: self.stored_status,
             };
             let append_started = std::time::Instant::now();
             let appended = self.log.append(self.auction_id, &batch).await;
@@ -247,6 +255,7 @@ impl Lot {
                     use std::sync::atomic::Ordering::Relaxed;
                     self.stats.appends.fetch_add(1, Relaxed);
                     self.stats.commands.fetch_add(batch.entries.len() as u64, Relaxed);
+                    self.stored_status = Some(batch.summary.state.status);
                     self.finish(pending, batch.entries, batch.idempotency);
                     return;
                 }
@@ -262,6 +271,7 @@ impl Lot {
                     {
                         Ok((stored, auction)) => {
                             self.auction = auction;
+                            self.stored_status = None;
                             self.adopt(&stored);
                             for item in pending.iter_mut() {
                                 item.answer = None;
