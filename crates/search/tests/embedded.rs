@@ -174,3 +174,22 @@ async fn an_index_whose_folder_vanished_refuses_writes_instead_of_crashing() {
     }
     assert!(!WRITER_PANICKED.load(std::sync::atomic::Ordering::SeqCst), "the writer thread panicked");
 }
+
+#[tokio::test]
+async fn a_chinese_character_typed_alone_finds_the_listings_with_words_it_starts() {
+    let index = EmbeddedIndex::in_memory().expect("index");
+    let mut lithium = doc(1, "x");
+    lithium.title = LangText::zh("一种高能量密度锂离子电池正极材料");
+    let mut membrane = doc(2, "y");
+    membrane.title = LangText::zh("离子交换膜的制备方法");
+    index.upsert(vec![lithium, membrane]).await.expect("upsert");
+    let found = async |q: &str| {
+        let r = index.search(&SearchQuery::text(q)).await.expect("search");
+        r.hits.iter().map(|h| h.listing_id.as_uuid().as_u128()).collect::<Vec<_>>()
+    };
+    assert_eq!(found("锂").await, vec![1], "锂 sits inside 锂离子");
+    assert_eq!(found("膜").await, vec![2]);
+    // Typed as part of a longer run, a character is matched through the run's bigrams, so 锂离
+    // does not reach 离子交换膜 through 离.
+    assert_eq!(found("锂离").await, vec![1]);
+}

@@ -186,7 +186,19 @@ impl Shared {
                     c.push((Occur::Should, boxed_term(f, s, b * w * r.subword)));
                 }
             }
-            if expand.bigrams && !is_common {
+            // A character typed on its own (锂, 硅, 膜: not cut by jieba from a longer run, whose
+            // bridging bigrams match it there) is rarely a word of its own in running text: it
+            // sits inside bigrams (锂离, 硅基), so it matches any bigram it starts, as in a quoted
+            // phrase. Before, a search for 锂 found nothing at all.
+            let lone = t.grams.is_empty()
+                && t.word.chars().count() == 1
+                && !qa.bridges.iter().any(|(g, _)| g.contains(t.word.as_str()));
+            if expand.bigrams && !is_common && lone {
+                for (f, b) in self.gram_fields() {
+                    let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(f, &t.word), 0, false);
+                    c.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), b * w))));
+                }
+            } else if expand.bigrams && !is_common {
                 let grams: Vec<&str> = if t.grams.is_empty() {
                     vec![t.word.as_str()]
                 } else {
