@@ -89,7 +89,30 @@ impl Shared {
     /// which counts a typo there as two). Besides matching what users get wrong, it confines the
     /// automaton to one letter's branch of the term dictionary: unconstrained, it wandered through
     /// every term starting with a Chinese character and took 7 ms on a 170k-listing index.
-    pub(super) fn fuzzy_expansions(&self, searcher: &Searcher, stem: &str) -> Vec<String> {
+    pub(super) fn fuzzy_expansions(&self, searcher: &Searcher, stem: &str) -> Arc<[String]> {
+        let generation = searcher.generation().generation_id();
+        let cached = |cache: &mut FuzzyCache| {
+            if cache.generation != generation {
+                *cache = FuzzyCache { generation, expansions: HashMap::new() };
+            }
+            cache.expansions.get(stem).cloned()
+        };
+        if let Some(found) = cached(&mut self.fuzzy_cache.lock().unwrap_or_else(|p| p.into_inner())) {
+            return found;
+        }
+        let found: Arc<[String]> = self.find_fuzzy_expansions(searcher, stem).into();
+        let mut cache = self.fuzzy_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            if cache.expansions.len() >= FUZZY_CACHE_ENTRIES {
+                cache.expansions.clear();
+            }
+            cache.expansions.insert(stem.to_owned(), found.clone());
+        }
+        found
+    }
+
+    /// [`Shared::fuzzy_expansions`], looked up in the term dictionaries.
+    fn find_fuzzy_expansions(&self, searcher: &Searcher, stem: &str) -> Vec<String> {
         let Some(first) = stem.bytes().next().filter(u8::is_ascii_alphanumeric) else { return Vec::new() };
         let probe = FuzzyTermQuery::new(Term::from_field_text(self.f.title, stem), 1, true);
         let Ok(dfa) = probe.automaton() else { return Vec::new() };
@@ -165,11 +188,11 @@ impl Shared {
                 && t.normalized.chars().all(|c| c.is_ascii_alphabetic());
             if eligible {
                 fuzzy_words += 1;
-                for e in self.fuzzy_expansions(searcher, &t.stem) {
+                for e in self.fuzzy_expansions(searcher, &t.stem).iter() {
                     for &(f, b) in &text_fields {
-                        c.push((Occur::Should, boxed_term(f, &e, b * w * r.fuzzy)));
+                        c.push((Occur::Should, boxed_term(f, e, b * w * r.fuzzy)));
                     }
-                    expansions.push(e);
+                    expansions.push(e.clone());
                 }
             }
             concepts.push(c);

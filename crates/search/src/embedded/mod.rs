@@ -252,7 +252,24 @@ struct Shared {
     /// Per searcher generation: how many documents have each text field (for BM25).
     field_counts: Mutex<Option<FieldCounts>>,
     facet_values: Mutex<FacetValuesCache>,
+    /// Per searcher generation: the typo expansions found for each Latin stem.
+    fuzzy_cache: Mutex<FuzzyCache>,
 }
+
+/// Typo expansions by stem, for one searcher generation.
+///
+/// Finding them walks a Levenshtein automaton through four fields' term dictionaries, about a
+/// tenth of the CPU of the bench-search query mix, and query words repeat (a few words make up
+/// most queries). The answer depends only on the index's terms, so it holds until the next
+/// commit; the cache is bounded and emptied when full or stale.
+#[derive(Default)]
+struct FuzzyCache {
+    generation: u64,
+    expansions: HashMap<String, Arc<[String]>>,
+}
+
+/// Entries kept per generation before the cache starts over.
+const FUZZY_CACHE_ENTRIES: usize = 10_000;
 
 /// The embedded tantivy backend. Cheap to share behind an `Arc`; dropping it finishes pending
 /// writes and waits for the writer thread.
@@ -325,6 +342,7 @@ impl EmbeddedIndex {
                 ranking: options.ranking,
                 dir,
                 field_counts: Mutex::new(None),
+                fuzzy_cache: Mutex::new(FuzzyCache::default()),
                 facet_values: Mutex::default(),
             }),
             tx: Some(tx),
