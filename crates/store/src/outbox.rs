@@ -16,7 +16,10 @@ use crate::entity::{outbox, outbox_consumer};
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    Statement,
+};
 use uuid::Uuid;
 
 /// What an outbox event is about.
@@ -99,6 +102,13 @@ async fn write(conn: &impl ConnectionTrait, events: Vec<NewEvent>, processed: bo
     if conn.get_database_backend() == DatabaseBackend::Postgres && events.iter().any(|e| e.topic.is_ordered()) {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({OUTBOX_ORDER_LOCK})")).await?;
     }
+    conn.execute_raw(insert_statement(conn.get_database_backend(), events, processed)).await?;
+    Ok(())
+}
+
+/// The insert of `events` (not empty). On PostgreSQL, an ordered topic's insert must follow the
+/// order lock that [`append`] takes.
+pub(crate) fn insert_statement(backend: DatabaseBackend, events: Vec<NewEvent>, processed: bool) -> Statement {
     let rows = events.into_iter().map(|e| outbox::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         event_id: Set(Uuid::now_v7()),
@@ -109,8 +119,7 @@ async fn write(conn: &impl ConnectionTrait, events: Vec<NewEvent>, processed: bo
         processed_at: Set(processed.then_some(e.at)),
         created_at: Set(e.at),
     });
-    outbox::Entity::insert_many(rows).exec_without_returning(conn).await?;
-    Ok(())
+    outbox::Entity::insert_many(rows).build(backend)
 }
 
 pub(crate) fn event(m: outbox::Model) -> Result<OutboxEvent, StoreError> {
