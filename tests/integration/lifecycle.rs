@@ -610,3 +610,71 @@ async fn withdrawing_with_an_empty_body_is_accepted() {
         .unwrap();
     assert_eq!(TestApp::reply(response).await.assert_status(200)["status"], "withdrawn");
 }
+
+/// Every page of `path` (`/api/v1/me/listings` or `/api/v1/review-queue`) at `limit` a page, in
+/// order, following `next_cursor` until there is none.
+async fn all_pages(app: &TestApp, path: &str, who: &Actor, limit: usize) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let page = app.get(&query, Some(&who.token)).await.assert_status(200).clone();
+        pages.push(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return pages,
+        }
+        assert!(pages.len() <= 10, "paging must end: {pages:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_institutes_own_listings_come_newest_first_a_page_at_a_time_to_the_last_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("兰州大学").await;
+    let other = app.verified_institute("山东大学").await;
+    let mut drafts = Vec::new();
+    for _ in 0..5 {
+        drafts.push(app.draft(&owner).await);
+    }
+    app.draft(&other).await;
+    drafts.reverse();
+
+    let pages = all_pages(&app, "/api/v1/me/listings", &owner, 2).await;
+    assert_eq!(pages, vec![drafts[..2].to_vec(), drafts[2..4].to_vec(), drafts[4..].to_vec()]);
+    // Without a limit, a page holds up to 20: all five here, and no cursor.
+    let whole = app.get("/api/v1/me/listings", Some(&owner.token)).await;
+    assert_eq!(ids(whole.assert_status(200)), drafts);
+    assert!(whole.body["next_cursor"].is_null());
+
+    for bad in ["limit=0", "limit=101", "cursor=not-a-cursor", "cursor=bm90LWFuLWlk"] {
+        let reply = app.get(&format!("/api/v1/me/listings?{bad}"), Some(&owner.token)).await;
+        reply.assert_error(422, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn the_review_queue_comes_longest_waiting_first_a_page_at_a_time_to_the_last_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("中国海洋大学").await;
+    let reviewer = app.reviewer().await;
+    let mut waiting = Vec::new();
+    for _ in 0..5 {
+        app.clock.advance(Duration::seconds(1));
+        let id = app.draft(&owner).await;
+        submit(&app, &id, &owner).await.assert_status(200);
+        waiting.push(id);
+    }
+    let pages = all_pages(&app, "/api/v1/review-queue", &reviewer, 2).await;
+    assert_eq!(pages, vec![waiting[..2].to_vec(), waiting[2..4].to_vec(), waiting[4..].to_vec()]);
+
+    // Taking the first off the queue while paging does not shift the next page.
+    let first = app.get("/api/v1/review-queue?limit=2", Some(&reviewer.token)).await.assert_status(200).clone();
+    approve(&app, &waiting[0], &reviewer).await.assert_status(200);
+    let cursor = first["next_cursor"].as_str().expect("a cursor");
+    let next = app.get(&format!("/api/v1/review-queue?limit=2&cursor={cursor}"), Some(&reviewer.token)).await;
+    assert_eq!(ids(next.assert_status(200)), waiting[2..4]);
+}

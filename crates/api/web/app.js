@@ -928,9 +928,26 @@ async function loadSimilar(id, section) {
 }
 
 async function ownList(path, title) {
-  const page = await api("GET", path);
-  $("#view").replaceChildren(h("h1", { tabindex: "-1" }, title),
-    ...(page.items.length ? page.items.map((l) => card(l)) : [h("p", { class: "muted" }, t("none"))]));
+  const list = h("div", {});
+  const more = h("button", { type: "button", class: "more", hidden: true }, t("more"));
+  const err = h("p", { class: "error", role: "alert" });
+  $("#view").replaceChildren(h("h1", { tabindex: "-1" }, title), err, list, more);
+  let cursor = null;
+  async function load() {
+    more.disabled = true;
+    try {
+      const q = new URLSearchParams({ limit: "50" });
+      if (cursor) q.set("cursor", cursor);
+      const page = await api("GET", `${path}?${q}`);
+      list.append(...page.items.map((l) => card(l)));
+      if (!list.children.length) list.append(h("p", { class: "muted" }, t("none")));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (e) { err.textContent = problem(e); }
+    more.disabled = false;
+  }
+  more.addEventListener("click", load);
+  await load();
 }
 
 function newListing() {

@@ -367,30 +367,47 @@ impl Store {
         Ok(ListingPage { items, next })
     }
 
-    /// Every listing an institute owns, in any status, newest first.
-    pub async fn institute_listings(&self, institute: OrganizationId, limit: u64) -> Result<Vec<Listing>, StoreError> {
-        listing::Entity::find()
-            .filter(listing::Column::InstituteId.eq(institute.as_uuid()))
-            .order_by_desc(listing::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(from_model)
-            .collect()
+    /// An institute's listings in any status, newest first: at most `limit` after `after` (the
+    /// last listing of the previous page), and whether more follow.
+    pub async fn institute_listings(
+        &self,
+        institute: OrganizationId,
+        after: Option<ListingId>,
+        limit: u64,
+    ) -> Result<(Vec<Listing>, bool), StoreError> {
+        let mut query = listing::Entity::find().filter(listing::Column::InstituteId.eq(institute.as_uuid()));
+        if let Some(after) = after {
+            query = query.filter(listing::Column::Id.lt(after.as_uuid()));
+        }
+        let rows = query.order_by_desc(listing::Column::Id).limit(limit + 1).all(&self.db).await?;
+        page_of(rows, limit)
     }
 
-    /// Listings waiting for a reviewer, oldest first.
-    pub async fn review_queue(&self, limit: u64) -> Result<Vec<Listing>, StoreError> {
-        listing::Entity::find()
-            .filter(listing::Column::Status.eq(ListingStatus::InReview.as_str()))
+    /// Listings waiting for a reviewer, longest waiting first: at most `limit` after `after` (the
+    /// last listing of the previous page: when it last changed, and its id), and whether more
+    /// follow.
+    pub async fn review_queue(
+        &self,
+        after: Option<(DateTime<Utc>, ListingId)>,
+        limit: u64,
+    ) -> Result<(Vec<Listing>, bool), StoreError> {
+        let mut query = listing::Entity::find().filter(listing::Column::Status.eq(ListingStatus::InReview.as_str()));
+        if let Some((updated_at, id)) = after {
+            query = query.filter(
+                Condition::any().add(listing::Column::UpdatedAt.gt(updated_at)).add(
+                    Condition::all()
+                        .add(listing::Column::UpdatedAt.eq(updated_at))
+                        .add(listing::Column::Id.gt(id.as_uuid())),
+                ),
+            );
+        }
+        let rows = query
             .order_by_asc(listing::Column::UpdatedAt)
-            .limit(limit)
+            .order_by_asc(listing::Column::Id)
+            .limit(limit + 1)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(from_model)
-            .collect()
+            .await?;
+        page_of(rows, limit)
     }
 
     pub async fn count_listings(&self, status: ListingStatus) -> Result<u64, StoreError> {
@@ -415,4 +432,11 @@ impl Store {
             listing::Entity::find().select_only().column(listing::Column::Id).into_tuple().one(&self.db).await?;
         Ok(first.is_some())
     }
+}
+
+/// The first `limit` of `rows` (read with one more than `limit`), and whether more follow.
+fn page_of(rows: Vec<listing::Model>, limit: u64) -> Result<(Vec<Listing>, bool), StoreError> {
+    let more = rows.len() as u64 > limit;
+    let items = rows.into_iter().take(limit as usize).map(from_model).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, more))
 }

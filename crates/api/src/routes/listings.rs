@@ -140,7 +140,7 @@ fn encode_cursor(cursor: PublicCursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> Result<PublicCursor, ApiError> {
-    let invalid = || ApiError::validation("cursor", "invalid_cursor", "use next_cursor from a previous page");
+    let invalid = invalid_cursor;
     let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
     let raw = String::from_utf8(raw).map_err(|_| invalid())?;
     let (at, id) = raw.split_once('|').ok_or_else(invalid)?;
@@ -371,24 +371,72 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(HistoryView { listing_id: listing.id, entries }))
 }
 
-/// Every listing of the signed-in user's institute, in any status.
-#[utoipa::path(get, path = "/api/v1/me/listings", tag = "listings", security(("bearer" = [])),
-    responses((status = 200, body = ListingPageView), (status = 403, body = ErrorEnvelope)))]
-pub async fn mine(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    user.require_role(&[Role::InstituteStaff])?;
-    let listings = state.store.institute_listings(user.0.organization_id, 500).await?;
-    let items = summary_views(&state, listings).await?;
-    Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor: None }))
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OwnPageQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
-/// Listings waiting for review, oldest first (reviewers and admins).
-#[utoipa::path(get, path = "/api/v1/review-queue", tag = "listings", security(("bearer" = [])),
-    responses((status = 200, body = ListingPageView), (status = 403, body = ErrorEnvelope)))]
-pub async fn review_queue(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    user.require_role(&[Role::Reviewer, Role::Admin])?;
-    let listings = state.store.review_queue(200).await?;
+impl OwnPageQuery {
+    fn limit(&self) -> Result<u64, ApiError> {
+        let limit = self.limit.unwrap_or(PAGE_DEFAULT);
+        if !(1..=PAGE_MAX).contains(&limit) {
+            return Err(ApiError::validation("limit", "out_of_range", format!("1 to {PAGE_MAX}")));
+        }
+        Ok(limit)
+    }
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::validation("cursor", "invalid_cursor", "use next_cursor from a previous page")
+}
+
+/// The signed-in user's institute's listings in any status, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/me/listings", tag = "listings", security(("bearer" = [])), params(OwnPageQuery),
+    responses((status = 200, body = ListingPageView), (status = 403, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn mine(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<OwnPageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_role(&[Role::InstituteStaff])?;
+    let limit = query.limit()?;
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(text) => {
+            let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid_cursor())?;
+            let raw = String::from_utf8(raw).map_err(|_| invalid_cursor())?;
+            Some(raw.parse::<ListingId>().map_err(|_| invalid_cursor())?)
+        }
+    };
+    let (listings, more) = state.store.institute_listings(user.0.organization_id, after, limit).await?;
+    let next_cursor = listings.last().filter(|_| more).map(|l| URL_SAFE_NO_PAD.encode(l.id.to_string()));
     let items = summary_views(&state, listings).await?;
-    Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor }))
+}
+
+/// Listings waiting for review, longest waiting first, a page at a time (reviewers and admins).
+#[utoipa::path(get, path = "/api/v1/review-queue", tag = "listings", security(("bearer" = [])), params(OwnPageQuery),
+    responses((status = 200, body = ListingPageView), (status = 403, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn review_queue(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<OwnPageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_role(&[Role::Reviewer, Role::Admin])?;
+    let limit = query.limit()?;
+    // The same shape as the public feed's cursor: a time and an id.
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?.map(|c| (c.published_at, c.id));
+    let (listings, more) = state.store.review_queue(after, limit).await?;
+    let next_cursor =
+        listings.last().filter(|_| more).map(|l| encode_cursor(PublicCursor { published_at: l.updated_at, id: l.id }));
+    let items = summary_views(&state, listings).await?;
+    Ok(HttpResponse::Ok().json(ListingPageView { items, next_cursor }))
 }
 
 pub(crate) fn audit_attachment(
