@@ -83,6 +83,29 @@ async fn a_bid_retried_with_its_idempotency_key_is_counted_once() {
 }
 
 #[tokio::test]
+async fn a_rejection_decided_on_a_stale_copy_of_a_lot_is_not_stored_and_the_bid_is_retried_on_the_log() {
+    // Two servers on one database: the second loads the lot, then the bidder registers through
+    // the first. The second's copy still says "not registered"; its answer (a rejection with
+    // an idempotency record and no log entry) must lose to the log that moved on, and the bid
+    // must be applied to the lot as it really is.
+    let first = TestApp::spawn().await;
+    let second = first.spawn_sibling().await;
+    let (auction, _) = first.english_auction(|_| {}).await;
+    public_state(&second, &auction).await;
+    let organizer = first.organizer().await;
+    let (alice, _) = first.ready_bidder(&auction, &organizer).await;
+
+    let placed = keyed_bid(&second, &auction, &alice, "stale-1", json!({"amount": cny(100_000)})).await;
+    let seq = placed.assert_status(201)["seq"].clone();
+    // The stored answer is the acceptance, through either server.
+    let again = keyed_bid(&first, &auction, &alice, "stale-1", json!({"amount": cny(100_000)})).await;
+    assert_eq!(again.assert_status(201)["seq"], seq);
+    let state = public_state(&first, &auction).await;
+    assert_eq!(state["bid_count"], 1);
+    assert_eq!(state["current_price"]["amount"], 100_000);
+}
+
+#[tokio::test]
 async fn bidding_needs_registration_and_a_confirmed_deposit() {
     let app = TestApp::spawn().await;
     let (auction, owner) = app.english_auction(|_| {}).await;
