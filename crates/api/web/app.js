@@ -927,20 +927,17 @@ async function loadSimilar(id, section) {
   } catch { section.hidden = true; }
 }
 
-async function ownList(path, title) {
-  const list = h("div", {});
-  const more = h("button", { type: "button", class: "more", hidden: true }, t("more"));
-  const err = h("p", { class: "error", role: "alert" });
-  $("#view").replaceChildren(h("h1", { tabindex: "-1" }, title), err, list, more);
+// Fills `list` from a cursor-paged endpoint, one page now and one more per click on `more`:
+// `fetchPage(cursor)` gets a page, `render(page)` makes its items' elements, `empty()` what an
+// empty list shows.
+async function pager({ list, more, err, fetchPage, render, empty }) {
   let cursor = null;
   async function load() {
     more.disabled = true;
     try {
-      const q = new URLSearchParams({ limit: "50" });
-      if (cursor) q.set("cursor", cursor);
-      const page = await api("GET", `${path}?${q}`);
-      list.append(...page.items.map((l) => card(l)));
-      if (!list.children.length) list.append(h("p", { class: "muted" }, t("none")));
+      const page = await fetchPage(cursor);
+      list.append(...render(page));
+      if (!list.children.length) list.append(empty());
       cursor = page.next_cursor;
       more.hidden = !cursor;
     } catch (e) { err.textContent = problem(e); }
@@ -948,6 +945,19 @@ async function ownList(path, title) {
   }
   more.addEventListener("click", load);
   await load();
+}
+
+async function ownList(path, title) {
+  const list = h("div", {});
+  const more = h("button", { type: "button", class: "more", hidden: true }, t("more"));
+  const err = h("p", { class: "error", role: "alert" });
+  $("#view").replaceChildren(h("h1", { tabindex: "-1" }, title), err, list, more);
+  await pager({
+    list, more, err,
+    fetchPage: (cursor) => api("GET", `${path}?${new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) })}`),
+    render: (page) => page.items.map((l) => card(l)),
+    empty: () => h("p", { class: "muted" }, t("none")),
+  });
 }
 
 function newListing() {
@@ -1120,24 +1130,17 @@ async function inboxPage(query) {
         h("button", { type: "button", onclick: () => markAllRead(() => { if (onlyUnread) route(); }).catch((e) => { err.textContent = problem(e); }) }, t("markAllRead")),
         h("a", { href: "#/settings/notifications", class: "button" }, t("prefs")))),
     err, list, more);
-  let cursor = null;
-  async function load() {
-    more.disabled = true;
-    try {
+  await pager({
+    list, more, err,
+    fetchPage: (cursor) => {
       const q = new URLSearchParams({ limit: "20" });
       if (onlyUnread) q.set("unread", "true");
       if (cursor) q.set("cursor", cursor);
-      const page = await api("GET", `/notifications?${q}`);
-      setUnread(page.unread_count);
-      list.append(...page.items.map((n) => noteItem(n, { full: true })));
-      if (!list.children.length) list.append(h("li", { class: "muted pad empty-note" }, onlyUnread ? t("noUnread") : t("noNotifications")));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-    } catch (e) { err.textContent = problem(e); }
-    more.disabled = false;
-  }
-  more.addEventListener("click", load);
-  await load();
+      return api("GET", `/notifications?${q}`);
+    },
+    render: (page) => { setUnread(page.unread_count); return page.items.map((n) => noteItem(n, { full: true })); },
+    empty: () => h("li", { class: "muted pad empty-note" }, onlyUnread ? t("noUnread") : t("noNotifications")),
+  });
 }
 
 async function prefsPage() {
