@@ -458,24 +458,13 @@ fn log_inserts(backend: DatabaseBackend, id: Uuid, entries: &[LogEntry]) -> Resu
             e.hash.as_str().into(),
         ]);
     }
-    let null_row = || {
-        [
-            sea_orm::Value::Uuid(None),
-            sea_orm::Value::BigInt(None),
-            sea_orm::Value::ChronoDateTimeUtc(None),
-            sea_orm::Value::String(None),
-            sea_orm::Value::String(None),
-            sea_orm::Value::String(None),
-            sea_orm::Value::String(None),
-        ]
-    };
     let table = PaddedTable {
         name: "auction_log",
         columns: &["auction_id", "idx", "at", "command", "events", "prev_hash", "hash"],
         json: &["command", "events"],
         required: "idx",
     };
-    Ok(padded_inserts(backend, &table, rows, null_row))
+    Ok(padded_inserts(backend, &table, rows))
 }
 
 /// The inserts of a batch's idempotency records (see [`padded_inserts`]).
@@ -493,21 +482,13 @@ fn idempotency_inserts(
             serde_json::to_string(&r.response).map_err(storage)?.into(),
         ]);
     }
-    let null_row = || {
-        [
-            sea_orm::Value::Uuid(None),
-            sea_orm::Value::String(None),
-            sea_orm::Value::String(None),
-            sea_orm::Value::String(None),
-        ]
-    };
     let table = PaddedTable {
         name: "auction_idempotency",
         columns: &["auction_id", "key", "fingerprint", "response"],
         json: &["response"],
         required: "key",
     };
-    Ok(padded_inserts(backend, &table, rows, null_row))
+    Ok(padded_inserts(backend, &table, rows))
 }
 
 /// A table [`padded_inserts`] writes to.
@@ -538,10 +519,11 @@ fn padded_inserts<const N: usize>(
     backend: DatabaseBackend,
     table: &PaddedTable,
     rows: Vec<[sea_orm::Value; N]>,
-    null_row: impl Fn() -> [sea_orm::Value; N],
 ) -> Vec<Statement> {
     debug_assert_eq!(table.columns.len(), N);
     let largest = INSERT_SIZES[INSERT_SIZES.len() - 1];
+    // Padding rows are NULLs of each column's type (PostgreSQL types a VALUES list by them).
+    let Some(null_row) = rows.first().map(|row| row.each_ref().map(sea_orm::Value::as_null)) else { return Vec::new() };
     let mut statements = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -549,7 +531,7 @@ fn padded_inserts<const N: usize>(
         let real = values.len() / N;
         let size = INSERT_SIZES.iter().copied().find(|&s| s >= real).unwrap_or(largest);
         for _ in real..size {
-            values.extend(null_row());
+            values.extend(null_row.clone());
         }
         statements.push(Statement::from_sql_and_values(backend, padded_insert_sql(backend, table, size), values));
     }
