@@ -7,6 +7,7 @@ use crate::auth::MaybeUser;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 use crate::views::InstituteRef;
+use achex_bidding_engine::PublicState;
 use achex_core::{AuctionId, Lang, LangText, ListingId, Money, OrganizationId};
 use achex_listing::{Listing, ListingKind, ListingStatus, TransferMode, ValidationErrors};
 use achex_search::{AuctionState, Filters, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, SearchQuery, Sort};
@@ -243,18 +244,34 @@ pub struct SearchResponse {
 /// is read back, which is one narrow query; otherwise the listings are loaded whole.
 async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView>, ApiError> {
     let ids: Vec<ListingId> = hits.iter().map(|h| h.listing_id).collect();
+    let mut lots: HashMap<ListingId, AuctionBrief> = HashMap::new();
+    let brief = |id: AuctionId, summary: &PublicState| AuctionBrief {
+        id,
+        status: summary.status,
+        current_price: summary.current_price,
+        next_minimum_bid: summary.next_minimum_bid,
+        starts_at: summary.starts_at,
+        ends_at: summary.ends_at,
+    };
     let (mut cards, names): (HashMap<ListingId, Card>, HashMap<OrganizationId, Organization>) =
         if hits.iter().all(|h| h.document.is_some()) {
-            // The index's documents give the cards; the database says which are public now, and
-            // by whom, in one query.
-            let institutes = state.store.published_listing_institutes(&ids).await?;
+            // The index's documents give the cards; the database says which are public now, by
+            // whom, and at what price their lots stand, in one query.
+            let facts = state.store.public_hit_facts(&ids).await?;
             let cards = hits
                 .iter()
-                .filter(|h| institutes.contains_key(&h.listing_id))
+                .filter(|h| facts.contains_key(&h.listing_id))
                 .filter_map(|h| h.document.as_deref().and_then(Card::from_document))
                 .map(|c| (c.id, c))
                 .collect();
-            (cards, institutes.into_values().map(|o| (o.id, o)).collect())
+            let mut names = HashMap::with_capacity(facts.len());
+            for (listing, fact) in facts {
+                if let Some((id, summary)) = &fact.open_lot {
+                    lots.insert(listing, brief(*id, summary));
+                }
+                names.insert(fact.institute.id, fact.institute);
+            }
+            (cards, names)
         } else {
             let cards: HashMap<ListingId, Card> = state
                 .store
@@ -267,21 +284,13 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
             let mut institutes: Vec<OrganizationId> = cards.values().map(|c| c.institute).collect();
             institutes.sort();
             institutes.dedup();
+            let public_ids: Vec<ListingId> = cards.keys().copied().collect();
+            for lot in state.store.open_auctions(Some(&public_ids)).await? {
+                // open_auctions is ordered by end: the first one seen per listing ends soonest.
+                lots.entry(lot.listing_id).or_insert_with(|| brief(lot.id, &lot.summary));
+            }
             (cards, state.store.organizations(&institutes).await?)
         };
-    let public_ids: Vec<ListingId> = cards.keys().copied().collect();
-    let mut lots: HashMap<ListingId, AuctionBrief> = HashMap::new();
-    for lot in state.store.open_auctions(Some(&public_ids)).await? {
-        // open_auctions is ordered by end: the first one seen per listing ends soonest.
-        lots.entry(lot.listing_id).or_insert(AuctionBrief {
-            id: lot.id,
-            status: lot.summary.status,
-            current_price: lot.summary.current_price,
-            next_minimum_bid: lot.summary.next_minimum_bid,
-            starts_at: lot.summary.starts_at,
-            ends_at: lot.summary.ends_at,
-        });
-    }
     Ok(hits
         .into_iter()
         .filter_map(|hit| {
