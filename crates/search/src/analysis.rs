@@ -92,6 +92,43 @@ pub(crate) fn runs(text: &str) -> Vec<Run<'_>> {
     out
 }
 
+/// The [`RunKind::Word`] runs of `text` as `(start, word)`, what `runs` would give, without
+/// building the list and with ASCII classified by byte: highlighting walks every word of every
+/// hit's description with it.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    // The character at byte `i` (a char boundary): its length and whether it is a word char.
+    let class = move |i: usize| -> (usize, bool) {
+        let b = bytes[i];
+        if b.is_ascii() {
+            return (1, b.is_ascii_alphanumeric());
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        (c.len_utf8(), is_word_char(c))
+    };
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            let (len, word) = class(at);
+            if !word {
+                at += len;
+                continue;
+            }
+            let start = at;
+            at += len;
+            while at < bytes.len() {
+                let (len, word) = class(at);
+                if !word {
+                    break;
+                }
+                at += len;
+            }
+            return Some((start, &text[start..at]));
+        }
+        None
+    })
+}
+
 /// Lower-cases and folds a Latin word to ASCII where a plain letter exists (full-width forms,
 /// common accents), so `Ｌｉ-Ion`, `li-ion` and `Li-ion` meet.
 pub(crate) fn normalize_word(word: &str) -> String {
@@ -353,6 +390,32 @@ pub(crate) const STOPWORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_the_word_runs_whatever_the_script() {
+        for text in [
+            "",
+            "Li-ion batteries, 3.7 V",
+            "锂离子电池 with Graphene电极 and café; Ｌｉ-Ｉｏｎ",
+            "ÉTÉ naïve—x2 ☃ 𠀀abc",
+            " trailing space ",
+            "ascii",
+            "한국어 텍스트 mixed",
+        ] {
+            let expected: Vec<(usize, &str)> =
+                runs(text).into_iter().filter(|r| r.kind == RunKind::Word).map(|r| (r.start, r.text)).collect();
+            assert_eq!(words(text).collect::<Vec<_>>(), expected, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_agree_with_runs_on_any_text(text in "(\\PC|[a-zA-Z0-9 ,.锂电池é])*") {
+            let expected: Vec<(usize, &str)> =
+                runs(&text).into_iter().filter(|r| r.kind == RunKind::Word).map(|r| (r.start, r.text)).collect();
+            proptest::prop_assert_eq!(words(&text).collect::<Vec<_>>(), expected);
+        }
+    }
 
     fn texts(text: &str) -> Vec<String> {
         let mut out = Vec::new();

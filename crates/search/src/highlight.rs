@@ -124,17 +124,28 @@ impl HighlightSpec {
                 starts
             });
             let heads = self.heads.get_or_init(|| self.terms.iter().map(|t| head(t).to_string()).collect());
-            for run in analysis::runs(text).into_iter().filter(|r| r.kind == analysis::RunKind::Word) {
-                if let Some(b) = run.text.bytes().next().filter(u8::is_ascii)
+            for (start, word) in analysis::words(text) {
+                if let Some(b) = word.bytes().next().filter(u8::is_ascii)
                     && !starts[usize::from(b.to_ascii_lowercase())]
                 {
                     continue;
                 }
-                let normalized = analysis::normalize_word(run.text);
+                // An ASCII word's normalised head is its lower-cased head: most words that pass
+                // the first letter are ruled out here without normalising them.
+                if self.prefixes.is_empty() && word.len() >= 3 && word.as_bytes()[..3].iter().all(u8::is_ascii) {
+                    let mut lower = [0u8; 3];
+                    for (l, b) in lower.iter_mut().zip(word.bytes()) {
+                        *l = b.to_ascii_lowercase();
+                    }
+                    if !std::str::from_utf8(&lower).is_ok_and(|h| heads.contains(h)) {
+                        continue;
+                    }
+                }
+                let normalized = analysis::normalize_word(word);
                 let hit = self.prefixes.iter().any(|p| normalized.starts_with(p.as_str()))
                     || (heads.contains(head(&normalized)) && self.terms.contains(&stemmer.stem(&normalized)));
                 if hit {
-                    ranges.push((run.start, run.start + run.text.len()));
+                    ranges.push((start, start + word.len()));
                 }
             }
         }

@@ -32,7 +32,8 @@ impl Shared {
 }
 
 /// One segment's facet columns laid out for counting: for each of [`STR_FACETS`], the value
-/// ordinals of every document in one flat array, and the values by ordinal.
+/// ordinals of every document in a flat array, the values by ordinal, and the TRL of every
+/// document.
 ///
 /// Counting walks every match of a query, so it reads these plain arrays instead of tantivy's
 /// column indexes (which resolve each document through a rank or row-range lookup: a tenth of
@@ -42,25 +43,44 @@ impl Shared {
 /// cache. A segment never changes, so all of this is read once, in one pass per column.
 pub(super) struct SegmentFacets {
     columns: Vec<FacetColumn>,
+    /// Each document's TRL (1–9), 0 for none.
+    trl: Vec<u8>,
 }
 
 #[derive(Default)]
 struct FacetColumn {
-    /// `ords[starts[doc]..starts[doc + 1]]` are the document's value ordinals.
-    starts: Vec<u32>,
-    ords: Vec<u32>,
+    ords: FacetOrds,
     values: Vec<String>,
 }
+
+/// A column with at most one value per document (kind, discipline, region) is one ordinal per
+/// document, a single load when counting; only a multi-valued one (transfer modes) needs the
+/// indirection through `starts`.
+enum FacetOrds {
+    /// The document's value ordinal, or [`NO_VALUE`].
+    Single(Vec<u16>),
+    /// `ords[starts[doc]..starts[doc + 1]]` are the document's value ordinals.
+    Multi { starts: Vec<u32>, ords: Vec<u32> },
+}
+
+impl Default for FacetOrds {
+    fn default() -> Self {
+        FacetOrds::Multi { starts: Vec::new(), ords: Vec::new() }
+    }
+}
+
+const NO_VALUE: u16 = u16::MAX;
 
 impl SegmentFacets {
     fn read(segment: &SegmentReader) -> SegmentFacets {
         let ff = segment.fast_fields();
+        let max_doc = segment.max_doc();
         let columns = STR_FACETS
             .iter()
             .map(|name| {
                 let mut out = FacetColumn::default();
                 let Ok(Some(column)) = ff.str(name) else {
-                    out.starts = vec![0; segment.max_doc() as usize + 1];
+                    out.ords = FacetOrds::Single(vec![NO_VALUE; max_doc as usize]);
                     return out;
                 };
                 if let Ok(mut terms) = column.dictionary().stream() {
@@ -69,16 +89,31 @@ impl SegmentFacets {
                         out.values.push(String::from_utf8_lossy(terms.key()).into_owned());
                     }
                 }
-                out.starts.reserve(segment.max_doc() as usize + 1);
-                for doc in 0..segment.max_doc() {
-                    out.starts.push(out.ords.len() as u32);
-                    out.ords.extend(column.term_ords(doc).map(|o| o as u32));
+                let (mut starts, mut ords) = (Vec::with_capacity(max_doc as usize + 1), Vec::new());
+                for doc in 0..max_doc {
+                    starts.push(ords.len() as u32);
+                    ords.extend(column.term_ords(doc).map(|o| o as u32));
                 }
-                out.starts.push(out.ords.len() as u32);
+                starts.push(ords.len() as u32);
+                let single = out.values.len() < usize::from(NO_VALUE) && starts.windows(2).all(|w| w[1] - w[0] <= 1);
+                out.ords = if single {
+                    FacetOrds::Single(
+                        starts
+                            .windows(2)
+                            .map(|w| if w[1] > w[0] { ords[w[0] as usize] as u16 } else { NO_VALUE })
+                            .collect(),
+                    )
+                } else {
+                    FacetOrds::Multi { starts, ords }
+                };
                 out
             })
             .collect();
-        SegmentFacets { columns }
+        let trl = match ff.u64("trl") {
+            Ok(column) => (0..max_doc).map(|doc| column.first(doc).map_or(0, |v| v.min(9) as u8)).collect(),
+            Err(_) => vec![0; max_doc as usize],
+        };
+        SegmentFacets { columns, trl }
     }
 }
 
@@ -186,7 +221,6 @@ pub(super) struct FacetCollector {
 pub(super) struct FacetSegmentCollector {
     facets: Arc<SegmentFacets>,
     counts: Vec<Vec<u64>>,
-    trl: Option<Column<u64>>,
     trl_counts: [u64; 10],
 }
 
@@ -200,7 +234,7 @@ impl Collector for FacetCollector {
             None => Arc::new(SegmentFacets::read(segment)),
         };
         let counts = facets.columns.iter().map(|c| vec![0u64; c.values.len()]).collect();
-        Ok(FacetSegmentCollector { facets, counts, trl: segment.fast_fields().u64("trl").ok(), trl_counts: [0; 10] })
+        Ok(FacetSegmentCollector { facets, counts, trl_counts: [0; 10] })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -232,15 +266,24 @@ impl SegmentCollector for FacetSegmentCollector {
     fn collect(&mut self, doc: DocId, _: Score) {
         let doc = doc as usize;
         for (column, counts) in self.facets.columns.iter().zip(self.counts.iter_mut()) {
-            let (Some(&from), Some(&to)) = (column.starts.get(doc), column.starts.get(doc + 1)) else { continue };
-            for &ord in &column.ords[from as usize..to as usize] {
-                if let Some(n) = counts.get_mut(ord as usize) {
-                    *n += 1;
+            match &column.ords {
+                FacetOrds::Single(ords) => {
+                    if let Some(n) = ords.get(doc).and_then(|&ord| counts.get_mut(usize::from(ord))) {
+                        *n += 1;
+                    }
+                }
+                FacetOrds::Multi { starts, ords } => {
+                    let (Some(&from), Some(&to)) = (starts.get(doc), starts.get(doc + 1)) else { continue };
+                    for &ord in &ords[from as usize..to as usize] {
+                        if let Some(n) = counts.get_mut(ord as usize) {
+                            *n += 1;
+                        }
+                    }
                 }
             }
         }
-        if let Some(v) = self.trl.as_ref().and_then(|c| c.first(doc as DocId)) {
-            self.trl_counts[(v as usize).min(9)] += 1;
+        if let Some(&trl) = self.facets.trl.get(doc).filter(|&&v| v > 0) {
+            self.trl_counts[usize::from(trl)] += 1;
         }
     }
 
