@@ -13,7 +13,7 @@ DATA_DIR ?= data
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run test test-sqlite test-postgres lint check-tools
+.PHONY: help run test test-sqlite test-postgres lint check-tools browser
 
 help:
 	@echo "make run    build and start achex with demo data (SQLite in ./$(DATA_DIR)); prints the URL"
@@ -30,12 +30,23 @@ run: check-tools
 
 test: check-tools test-sqlite test-postgres
 
-test-sqlite:
+# The browser tests drive Debian's Chromium (headless, over the DevTools protocol); install the
+# package when it is missing. ACHEX_CHROMIUM names another binary.
+CHROMIUM ?= $(or $(ACHEX_CHROMIUM),chromium)
+browser:
+	@command -v "$(CHROMIUM)" >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get install -y --no-install-recommends chromium >/dev/null \
+	    || { $$sudo apt-get update >/dev/null && $$sudo apt-get install -y --no-install-recommends chromium >/dev/null; } \
+	    || { echo "cannot install chromium: install Debian's chromium package, or set ACHEX_CHROMIUM"; exit 1; }; }
+
+test-sqlite: browser
 	env -u TEST_DATABASE_URL $(CARGO) test --workspace
 
 # Runs the database-backed suites again on PostgreSQL when TEST_DATABASE_URL is set or a server
 # answers on 127.0.0.1:5432 (each test creates its own database there).
-test-postgres:
+test-postgres: browser
 	@url="$${TEST_DATABASE_URL:-}"; \
 	if [ -z "$$url" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then url="$(PG_URL)"; fi; \
 	if [ -z "$$url" ]; then echo "PostgreSQL not reachable: skipped the PostgreSQL run"; exit 0; fi; \

@@ -5,6 +5,7 @@ mod architecture;
 mod auctions;
 mod auth;
 mod authz;
+mod browser;
 mod crash;
 mod health;
 mod jwt;

@@ -6,6 +6,7 @@
 //! DATABASE`). Time is a [`ManualClock`] the test can move. Helpers create the usual actors
 //! (institute staff, enterprise member, reviewer, admin) through the public API.
 
+pub mod browser;
 pub mod measure;
 pub mod smtp_sink;
 pub mod storm;

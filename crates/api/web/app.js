@@ -214,7 +214,7 @@ function saveSession(s) {
   session = s;
   if (s) sessionStorage.setItem("achex.session", JSON.stringify(s)); else sessionStorage.removeItem("achex.session");
   renderChrome();
-  if (!s && was) { liveStop(); document.body.classList.remove("live-down"); setUnread(0); }
+  if (!s && was) { liveStop(); document.body.classList.remove("live-down", "live-on"); setUnread(0); }
 }
 
 class ApiError extends Error {
@@ -1237,6 +1237,7 @@ function liveConnect() {
     else if (m.type === "subscribed" && m.topic === "user") {
       live.attempt = 0; live.authRetried = false;
       document.body.classList.remove("live-down");
+      document.body.classList.add("live-on");
       if (typeof m.unread === "number") setUnread(m.unread); else renderBadge();
     } else if (m.type === "notification" && m.notification) onLiveNotification(m.notification);
     else if (m.type === "error" && ["token_expired", "invalid_token"].includes(m.code) && !live.authRetried) {
@@ -1247,6 +1248,7 @@ function liveConnect() {
   ws.addEventListener("close", () => {
     if (live.ws !== ws) return;
     live.ws = null;
+    document.body.classList.remove("live-on");
     if (live.stopped || !session) return;
     document.body.classList.add("live-down");
     renderBadge();

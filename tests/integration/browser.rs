@@ -1,0 +1,99 @@
+//! The web app in a real browser (Debian's Chromium, headless): what a visitor and a signed-in
+//! institute see, rendered by the app's own JavaScript from the real API and websocket.
+
+use achex_tests::browser::Browser;
+use achex_tests::{PASSWORD, TestApp, valid_listing};
+use serde_json::json;
+
+/// A second listing that also matches 锂离子电池, of another kind, whose title tries to inject
+/// markup.
+fn software_listing() -> serde_json::Value {
+    let mut listing = valid_listing();
+    listing["title"] = json!({ "zh": "锂离子电池管理软件 <img src=x onerror=\"window.pwned=1\">" });
+    listing["summary"] = json!({ "zh": "估算锂离子电池的荷电状态。" });
+    listing["description"] = json!({ "zh": "一套锂离子电池管理系统软件。" });
+    listing["kind"] = json!("software_copyright");
+    listing["patents"] = json!([]);
+    listing
+}
+
+#[tokio::test]
+async fn a_visitor_searching_in_the_browser_sees_marked_hits_and_narrows_them_with_a_facet() {
+    let app = TestApp::spawn().await;
+    let (owner, reviewer) = (app.verified_institute("大连化学物理研究所").await, app.reviewer().await);
+    app.published(&owner, &reviewer).await;
+    let reply = app.post("/api/v1/listings", Some(&owner.token), software_listing()).await;
+    let software = reply.assert_status(201)["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/listings/{software}/submit"), Some(&owner.token), json!({})).await.assert_status(200);
+    app.post(&format!("/api/v1/listings/{software}/review"), Some(&reviewer.token), json!({"decision": "approve"}))
+        .await
+        .assert_status(200);
+    app.wait_indexed().await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/#/?q=锂离子电池")).await;
+    let hits = page
+        .wait_for(
+            "document.querySelectorAll('article.hit').length === 2 && document.querySelectorAll('article.hit').length",
+        )
+        .await;
+    assert_eq!(hits, 2);
+    // The query's words are marked in the titles, and the institute's markup is text.
+    let marked = page.eval("[...document.querySelectorAll('article.hit h3 mark')].map(m => m.textContent)").await;
+    assert!(
+        marked.as_array().is_some_and(|m| m.iter().any(|w| w.as_str().unwrap_or("").contains("锂离子电池"))),
+        "{marked}"
+    );
+    assert_eq!(page.eval("document.querySelectorAll('article.hit img').length").await, 0);
+    assert_eq!(page.eval("window.pwned === undefined").await, true);
+    let titles =
+        page.eval("[...document.querySelectorAll('article.hit h3')].map(h => h.textContent).join('\\n')").await;
+    assert!(titles.as_str().unwrap_or("").contains("<img src=x"), "the title is shown as written: {titles}");
+
+    // The kind facet counts one of each; choosing software leaves the software listing.
+    let facet = page
+        .wait_for(
+            "[...document.querySelectorAll('.facet-value')].map(b => b.dataset.focus + '=' + b.querySelector('.count').textContent).join(',')",
+        )
+        .await;
+    assert!(facet.as_str().unwrap_or("").contains("kind:software_copyright=1"), "{facet}");
+    assert!(facet.as_str().unwrap_or("").contains("kind:invention_patent=1"), "{facet}");
+    page.eval("document.querySelector('.facet-value[data-focus=\"kind:software_copyright\"]').click()").await;
+    let narrowed = page
+        .wait_for("location.hash.includes('kind=software_copyright') && document.querySelectorAll('article.hit').length === 1 && document.querySelector('article.hit h3').textContent")
+        .await;
+    assert!(narrowed.as_str().unwrap_or("").starts_with("锂离子电池管理软件"), "{narrowed}");
+}
+
+#[tokio::test]
+async fn a_signed_in_institute_sees_its_approval_arrive_live_without_reloading() {
+    let app = TestApp::spawn().await;
+    let (owner, reviewer) = (app.verified_institute("大连化学物理研究所").await, app.reviewer().await);
+    let listing = app.draft(&owner).await;
+    app.post(&format!("/api/v1/listings/{listing}/submit"), Some(&owner.token), json!({})).await.assert_status(200);
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    page.wait_for("document.querySelector('#signin') && !document.querySelector('#signin').hidden").await;
+    page.eval(&format!(
+        "document.querySelector('#signin').click(); \
+         const form = document.querySelector('#login-form'); \
+         form.email.value = {email}; form.password.value = {password}; form.requestSubmit(); true",
+        email = json!(owner.email),
+        password = json!(PASSWORD),
+    ))
+    .await;
+    // Signed in, with the live channel subscribed, and nothing unread yet.
+    page.wait_for("document.body.classList.contains('live-on') && !document.querySelector('#signout').hidden").await;
+    assert_eq!(page.eval("document.querySelector('#bell-count').hidden").await, true);
+
+    app.post(&format!("/api/v1/listings/{listing}/review"), Some(&reviewer.token), json!({"decision": "approve"}))
+        .await
+        .assert_status(200);
+    let toast = page.wait_for("document.querySelector('#toasts .toast')?.textContent").await;
+    // In the institute's language (Chinese), naming the listing.
+    let toast = toast.as_str().unwrap_or("");
+    assert!(toast.starts_with("审核通过") && toast.contains("一种高能量密度锂离子电池正极材料"), "{toast}");
+    assert_eq!(page.eval("document.querySelector('#bell-count').textContent").await, "1");
+    assert_eq!(page.eval("document.querySelector('#bell-count').hidden").await, false);
+}
