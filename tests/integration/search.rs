@@ -181,7 +181,7 @@ async fn a_chinese_query_for_lithium_batteries_finds_the_lithium_ion_battery_lis
     let hit = &body["hits"][0];
     assert_eq!(hit["title"]["zh"], "一种高能量密度锂离子电池正极材料");
     assert_eq!(hit["kind"], "invention_patent");
-    assert_eq!(hit["institute"]["id"], owner.organization_id.as_str());
+    assert_eq!(hit["institute"], json!({"id": owner.organization_id, "name": "Test University", "verified": true}));
     assert_eq!(hit["price"]["amount"], 150_000_000);
     assert!(hit["published_at"].is_string(), "{hit}");
     assert!(hit["auction"].is_null(), "{hit}");

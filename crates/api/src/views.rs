@@ -85,7 +85,7 @@ pub struct RegisteredView {
     pub tokens: TokenResponse,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InstituteRef {
     pub id: OrganizationId,
     pub name: String,

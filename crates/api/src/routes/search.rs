@@ -11,7 +11,7 @@ use achex_bidding_engine::PublicState;
 use achex_core::{AuctionId, Lang, LangText, ListingId, Money, OrganizationId};
 use achex_listing::{Listing, ListingKind, ListingStatus, TransferMode, ValidationErrors};
 use achex_search::{AuctionState, Filters, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, SearchQuery, Sort};
-use achex_store::Organization;
+use achex_store::HitInstitute;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -253,7 +253,7 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
         starts_at: summary.starts_at,
         ends_at: summary.ends_at,
     };
-    let (mut cards, names): (HashMap<ListingId, Card>, HashMap<OrganizationId, Organization>) =
+    let (mut cards, names): (HashMap<ListingId, Card>, HashMap<OrganizationId, InstituteRef>) =
         if hits.iter().all(|h| h.document.is_some()) {
             // The index's documents give the cards; the database says which are public now, by
             // whom, and at what price their lots stand, in one query.
@@ -269,7 +269,8 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
                 if let Some((id, summary)) = &fact.open_lot {
                     lots.insert(listing, brief(*id, summary));
                 }
-                names.insert(fact.institute.id, fact.institute);
+                let HitInstitute { id, name, verified } = fact.institute;
+                names.insert(id, InstituteRef { id, name, verified });
             }
             (cards, names)
         } else {
@@ -289,7 +290,10 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
                 // open_auctions is ordered by end: the first one seen per listing ends soonest.
                 lots.entry(lot.listing_id).or_insert_with(|| brief(lot.id, &lot.summary));
             }
-            (cards, state.store.organizations(&institutes).await?)
+            let names = state.store.organizations(&institutes).await?;
+            let names =
+                names.into_values().map(|o| (o.id, InstituteRef { id: o.id, name: o.name, verified: o.verified }));
+            (cards, names.collect())
         };
     Ok(hits
         .into_iter()
@@ -301,7 +305,7 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
                 title: card.title,
                 summary: card.summary,
                 kind: card.kind,
-                institute: InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified },
+                institute: org.clone(),
                 price: card.price,
                 auction: lots.remove(&card.id),
                 highlights: hit.highlights,
