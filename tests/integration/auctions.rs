@@ -1209,3 +1209,63 @@ async fn every_auction_endpoint_answers_every_kind_of_caller_as_the_matrix_says(
         mismatches.join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_listings_lots_are_public_newest_first_with_their_live_state() {
+    let app = TestApp::spawn().await;
+    let (auction, owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (bidder, code) = app.ready_bidder(&auction, &organizer).await;
+    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bid(&app, &auction, &bidder, 100_000).await.assert_status(201);
+
+    // Anyone may look, signed in or not; the state is the engine's current one.
+    for token in [None, Some(owner.token.as_str()), Some(bidder.token.as_str())] {
+        let reply = app.get(&format!("/api/v1/listings/{listing}/auctions"), token).await;
+        let items = reply.assert_status(200)["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 1, "{}", reply.body);
+        assert_eq!(items[0]["id"], auction.as_str());
+        assert_eq!(items[0]["state"]["leader_code"], code.as_str());
+        assert_eq!(items[0]["state"]["current_price"]["amount"], 100_000);
+        assert!(items[0]["state"].get("reserve_price").is_none(), "never the reserve: {}", reply.body);
+        assert!(items[0]["server_time"].is_string());
+    }
+    // A listing nobody may see, and one that does not exist, answer 404.
+    let draft = app.draft(&owner).await;
+    app.get(&format!("/api/v1/listings/{draft}/auctions"), None).await.assert_error(404, "not_found");
+    let unknown = uuid::Uuid::now_v7();
+    app.get(&format!("/api/v1/listings/{unknown}/auctions"), None).await.assert_error(404, "not_found");
+    // The owner sees its own draft's (empty) list.
+    let reply = app.get(&format!("/api/v1/listings/{draft}/auctions"), Some(&owner.token)).await;
+    assert_eq!(reply.assert_status(200)["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_bidder_reads_only_its_own_registration() {
+    let app = TestApp::spawn().await;
+    let (auction, owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (bidder, code) = app.ready_bidder(&auction, &organizer).await;
+    let path = format!("/api/v1/auctions/{auction}/registrations/me");
+
+    let mine = app.get(&path, Some(&bidder.token)).await;
+    assert_eq!(mine.assert_status(200)["bidder_code"], code.as_str());
+    assert_eq!(mine.body["deposit_status"], "held");
+    assert_eq!(mine.body["deposit"]["amount"], 10_000);
+    // Without a token: 401. Anyone else, the seller included, is simply not registered: 404,
+    // never the bidder's registration.
+    app.get(&path, None).await.assert_error(401, "authentication_required");
+    let other = app.enterprise().await;
+    for who in [&other, &owner, &organizer] {
+        let reply = app.get(&path, Some(&who.token)).await;
+        reply.assert_error(404, "not_found");
+        assert!(!reply.body.to_string().contains(&code), "{}", reply.body);
+    }
+    let unknown = uuid::Uuid::now_v7();
+    app.get(&format!("/api/v1/auctions/{unknown}/registrations/me"), Some(&bidder.token))
+        .await
+        .assert_error(404, "not_found");
+}

@@ -1,9 +1,23 @@
 //! The web app in a real browser (Debian's Chromium, headless): what a visitor and a signed-in
 //! institute see, rendered by the app's own JavaScript from the real API and websocket.
 
-use achex_tests::browser::Browser;
-use achex_tests::{PASSWORD, TestApp, valid_listing};
+use achex_tests::browser::{Browser, Page};
+use achex_tests::{Actor, PASSWORD, TestApp, valid_listing};
 use serde_json::json;
+
+/// Signs in through the page's own dialog and waits until the live channel is subscribed.
+async fn sign_in(page: &mut Page<'_>, who: &Actor) {
+    page.wait_for("document.querySelector('#signin') && !document.querySelector('#signin').hidden").await;
+    page.eval(&format!(
+        "document.querySelector('#signin').click(); \
+         const form = document.querySelector('#login-form'); \
+         form.email.value = {email}; form.password.value = {password}; form.requestSubmit(); true",
+        email = json!(who.email),
+        password = json!(PASSWORD),
+    ))
+    .await;
+    page.wait_for("document.body.classList.contains('live-on') && !document.querySelector('#signout').hidden").await;
+}
 
 /// A second listing that also matches 锂离子电池, of another kind, whose title tries to inject
 /// markup.
@@ -74,17 +88,8 @@ async fn a_signed_in_institute_sees_its_approval_arrive_live_without_reloading()
 
     let mut browser = Browser::launch().await;
     let mut page = browser.open(&app.url("/")).await;
-    page.wait_for("document.querySelector('#signin') && !document.querySelector('#signin').hidden").await;
-    page.eval(&format!(
-        "document.querySelector('#signin').click(); \
-         const form = document.querySelector('#login-form'); \
-         form.email.value = {email}; form.password.value = {password}; form.requestSubmit(); true",
-        email = json!(owner.email),
-        password = json!(PASSWORD),
-    ))
-    .await;
+    sign_in(&mut page, &owner).await;
     // Signed in, with the live channel subscribed, and nothing unread yet.
-    page.wait_for("document.body.classList.contains('live-on') && !document.querySelector('#signout').hidden").await;
     assert_eq!(page.eval("document.querySelector('#bell-count').hidden").await, true);
 
     app.post(&format!("/api/v1/listings/{listing}/review"), Some(&reviewer.token), json!({"decision": "approve"}))
@@ -96,4 +101,95 @@ async fn a_signed_in_institute_sees_its_approval_arrive_live_without_reloading()
     assert!(toast.starts_with("审核通过") && toast.contains("一种高能量密度锂离子电池正极材料"), "{toast}");
     assert_eq!(page.eval("document.querySelector('#bell-count').textContent").await, "1");
     assert_eq!(page.eval("document.querySelector('#bell-count').hidden").await, false);
+}
+
+#[tokio::test]
+async fn an_enterprise_in_the_auction_room_sees_a_rival_bid_arrive_live_and_outbids_it() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (me, my_code) = app.ready_bidder(&auction, &organizer).await;
+    let (rival, rival_code) = app.ready_bidder(&auction, &organizer).await;
+    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &me).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    // The room is live on the lot's topic, and offers the bid form to a bidder with a deposit.
+    let code = page
+        .wait_for(
+            "document.querySelector('.auction-room.live-on .lot-status[data-status=\"live\"]') \
+             && document.querySelector('.auction-room form.bid-form') \
+             && document.querySelector('.lot-act p').textContent",
+        )
+        .await;
+    assert!(code.as_str().unwrap_or("").contains(&my_code), "{code}");
+
+    // A rival's bid, placed elsewhere, appears without a reload.
+    let reply = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/auctions/{auction}/bids"),
+            Some(&rival.token),
+            Some(json!({"amount": {"amount": 100_000, "currency": "CNY"}})),
+        )
+        .await;
+    reply.assert_status(201);
+    let shown = page
+        .wait_for(&format!(
+            "document.querySelectorAll('.lot-bids li[data-seq]').length === 1 \
+             && document.querySelector('.lot-bids li').textContent.includes({rival}) \
+             && document.querySelector('.lot-price').textContent",
+            rival = json!(rival_code)
+        ))
+        .await;
+    assert_eq!(shown, "¥1,000");
+
+    // Outbid it from the page: ¥1,100 is the next minimum (¥1,000 plus the ¥100 increment).
+    page.eval(
+        "const f = document.querySelector('.auction-room form.bid-form'); \
+         f.amount.value = '1,100'; f.requestSubmit(); true",
+    )
+    .await;
+    let facts = page
+        .wait_for(&format!(
+            "document.querySelector('.lot-price').textContent === '¥1,100' \
+             && document.querySelector('.lot-facts').textContent.includes({mine}) \
+             && document.querySelector('.lot-facts').textContent",
+            mine = json!(my_code)
+        ))
+        .await;
+    assert!(facts.as_str().unwrap_or("").contains("¥1,200"), "the next minimum moves up: {facts}");
+    let state = app.get(&format!("/api/v1/auctions/{auction}"), None).await;
+    assert_eq!(state.assert_status(200)["state"]["leader_code"], my_code.as_str());
+    assert_eq!(state.body["state"]["current_price"]["amount"], 110_000);
+    assert_eq!(state.body["state"]["bid_count"], 2);
+}
+
+#[tokio::test]
+async fn an_enterprise_registers_from_the_auction_room_and_is_told_its_deposit_is_awaited() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = app.enterprise().await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &me).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for("document.querySelector('.auction-room .lot-act button.primary')").await;
+    page.eval("document.querySelector('.auction-room .lot-act button.primary').click(); true").await;
+    let told = page.wait_for("document.querySelector('.auction-room .lot-act')?.textContent.includes('¥100') && document.querySelector('.auction-room .lot-act').textContent").await;
+    let mine = app.get(&format!("/api/v1/auctions/{auction}/registrations/me"), Some(&me.token)).await;
+    let code = mine.assert_status(200)["bidder_code"].as_str().unwrap().to_owned();
+    assert_eq!(mine.body["deposit_status"], "unconfirmed");
+    assert!(told.as_str().unwrap_or("").contains(&code), "the page shows the bidder code {code}: {told}");
+    assert_eq!(page.eval("document.querySelector('.auction-room form.bid-form') === null").await, true);
 }

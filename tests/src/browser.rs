@@ -105,7 +105,8 @@ impl Browser {
     }
 
     async fn receive(&mut self) -> Value {
-        let frame = tokio::time::timeout(DEADLINE, self.socket.next())
+        // Longer than a page's own deadline, so that the page reports what it waited for.
+        let frame = tokio::time::timeout(DEADLINE + Duration::from_secs(10), self.socket.next())
             .await
             .expect("DevTools answered in time")
             .expect("the DevTools connection is open")

@@ -112,10 +112,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 )
                 .service(post("/listings/{id}/attachments", attachments::upload))
                 .service(get("/attachments/{id}", attachments::download))
-                .service(post("/listings/{id}/auctions", auctions::create))
+                .service(
+                    resource("/listings/{id}/auctions")
+                        .route(web::get().to(auctions::of_listing))
+                        .route(web::post().to(auctions::create)),
+                )
                 .service(get("/auctions", auctions::list))
                 .service(get("/auctions/{id}", auctions::get))
                 .service(post("/auctions/{id}/registrations", auctions::register))
+                .service(get("/auctions/{id}/registrations/me", auctions::my_registration))
                 .service(post("/auctions/{id}/registrations/{rid}/confirm-deposit", auctions::confirm_deposit))
                 .service(
                     resource("/auctions/{id}/bids")

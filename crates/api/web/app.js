@@ -45,6 +45,16 @@ const T = {
     channel_email: "邮件", channel_live: "实时推送", channel_inbox: "站内信箱", notifKind: "通知类型",
     saved: "已保存", liveOff: "实时通知已断开，正在重连…", notAvailable: "网页端暂不支持此页面。",
     loading: "加载中…", justNow: "刚刚", signinNeeded: "请先登录。",
+    // auction room
+    auctionRoom: "竞价", lotStatus_upcoming: "即将开拍", lotStatus_free_quote: "自由报价中", lotStatus_live: "竞价中",
+    lotStatus_closing: "正在结束", lotStatus_closed: "已结束", startingIn: "距开拍", endingIn: "距结束",
+    leader: "领先", bidCount: "出价次数", reserveMet: "已达保留价", reserveNotMet: "未达保留价", nextMin: "最低出价",
+    extended: (n) => `已延时 ${n} 次`, latestBids: "最新出价", noBids: "尚无出价", bidder: "竞买人",
+    register: "报名参拍", registeredAs: (c) => `您的竞买号：${c}`, depositWaiting: (m) => `保证金 ${m} 待组织方确认，确认后即可出价。`,
+    depositHeld: "保证金已确认，可以出价。", yourBid: "出价金额", yourMax: "代理最高价（可选）", placeBid: "出价",
+    bidAccepted: (m) => `出价已受理：${m}`, signinToBid: "企业用户登录后可报名参拍。", outcome_sold: (c, m) => `成交：${c}，${m}`,
+    outcome_unsold_reserve_not_met: "流拍：未达保留价", outcome_no_bids: "流拍：无人出价", outcome_cancelled: "已取消",
+    outcome_unsold_winner_defaulted: "流拍：买受人违约", liveLot: "实时", liveLotOff: "实时更新已断开，正在重连…",
   },
   en: {
     signin: "Sign in", signout: "Sign out", email: "E-mail", password: "Password", cancel: "Cancel",
@@ -89,6 +99,16 @@ const T = {
     channel_email: "E-mail", channel_live: "Live", channel_inbox: "Inbox", notifKind: "Kind of notification",
     saved: "Saved", liveOff: "Live updates disconnected; reconnecting…", notAvailable: "This page is not available in the web client yet.",
     loading: "Loading…", justNow: "just now", signinNeeded: "Please sign in first.",
+    // auction room
+    auctionRoom: "Auction", lotStatus_upcoming: "Upcoming", lotStatus_free_quote: "Free quotes", lotStatus_live: "Live",
+    lotStatus_closing: "Closing", lotStatus_closed: "Closed", startingIn: "Starts in", endingIn: "Ends in",
+    leader: "Leading", bidCount: "Bids", reserveMet: "Reserve met", reserveNotMet: "Reserve not met", nextMin: "Minimum bid",
+    extended: (n) => `Extended ${n}×`, latestBids: "Latest bids", noBids: "No bids yet", bidder: "Bidder",
+    register: "Register to bid", registeredAs: (c) => `Your bidder code: ${c}`, depositWaiting: (m) => `Your deposit of ${m} awaits the organizer's confirmation; then you can bid.`,
+    depositHeld: "Deposit confirmed: you can bid.", yourBid: "Your bid", yourMax: "Proxy maximum (optional)", placeBid: "Place bid",
+    bidAccepted: (m) => `Bid accepted: ${m}`, signinToBid: "Enterprise members sign in to register and bid.", outcome_sold: (c, m) => `Sold to ${c} for ${m}`,
+    outcome_unsold_reserve_not_met: "Unsold: reserve not met", outcome_no_bids: "Unsold: no bids", outcome_cancelled: "Cancelled",
+    outcome_unsold_winner_defaulted: "Unsold: the winner defaulted", liveLot: "Live", liveLotOff: "Live updates disconnected; reconnecting…",
   },
 };
 const KINDS = { invention_patent: ["发明专利", "Invention patent"], utility_model: ["实用新型", "Utility model"],
@@ -244,14 +264,14 @@ function refreshSession() {
 }
 
 // Calls the API; refreshes the access token once when it has expired.
-async function api(method, path, body, { signal, retried = false } = {}) {
-  const headers = { Accept: "application/json" };
+async function api(method, path, body, { signal, retried = false, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (session) headers.Authorization = `Bearer ${session.access_token}`;
   const res = await fetch(`/api/v1${path}`, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401 && session && !retried && data?.error?.code === "token_expired") {
-    if (await refreshSession()) return api(method, path, body, { signal, retried: true });
+    if (await refreshSession()) return api(method, path, body, { signal, retried: true, headers: extra });
   }
   if (!res.ok) throw new ApiError(res.status, data, res.statusText);
   return data;
@@ -888,12 +908,14 @@ async function detail(id) {
   const patents = l.patents.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("patentNo")), h("th", {}, t("legal")), h("th", {}, t("filed")), h("th", {}, t("granted")), h("th", {}, t("expires")))),
     h("tbody", {}, l.patents.map((p) => h("tr", {}, h("td", {}, p.number), h("td", {}, pick(LEGAL, p.legal_status)), h("td", {}, p.filed_on || ""), h("td", {}, p.granted_on || ""), h("td", {}, p.expires_on || ""))))) : h("p", { class: "muted" }, t("none"));
   const files = (l.attachments || []).length ? h("ul", {}, l.attachments.map((a) => h("li", {}, h("a", { href: a.url }, a.file_name), ` (${Math.ceil(a.size / 1024)} KiB)`))) : h("p", { class: "muted" }, t("none"));
+  const lotSection = h("section", { class: "auction-room", "aria-labelledby": "room-title", hidden: true });
   const similar = h("section", { class: "similar", "aria-labelledby": "similar-title", hidden: l.status !== "published" },
     h("h2", { id: "similar-title" }, t("similar")), h("p", { class: "muted" }, t("loading")));
   const children = [
     h("a", { href: lastSearchHash }, lastSearchHash === "#/" ? t("back") : t("backResults")),
     h("h1", { tabindex: "-1" }, text(l.title)),
     card({ ...l, summary: null, title: null }, null).querySelector(".meta"),
+    lotSection,
     l.rejection_reason ? h("p", { class: "error" }, `${t("reason")}: ${l.rejection_reason}`) : null,
     h("section", {}, h("h2", {}, t("summary")), h("p", {}, text(l.summary))),
     h("section", {}, h("h2", {}, t("description")), h("p", { class: "prose" }, text(l.description))),
@@ -914,7 +936,195 @@ async function detail(id) {
   }
   children.push(similar);
   view.replaceChildren(h("div", { class: "detail" }, children));
-  if (l.status === "published") loadSimilar(id, similar);
+  if (l.status === "published") { loadSimilar(id, similar); auctionRoom(id, lotSection); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The auction room: a lot's state kept current by the lot's websocket topic, a countdown on the
+// server's clock (never the browser's), the latest bids, and registering and bidding for an
+// enterprise member. One room at a time; leaving the page closes its socket.
+
+let room = null;
+
+function closeRoom() {
+  if (!room) return;
+  room.closed = true;
+  clearInterval(room.tick);
+  clearTimeout(room.retry);
+  room.ws?.close();
+  room = null;
+}
+
+function lotOutcome(o) {
+  if (!o) return "";
+  if (o.result === "sold") return t("outcome_sold", o.winner, money(o.price));
+  return t(`outcome_${o.result}`);
+}
+
+function countdown(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400), hh = Math.floor((s % 86400) / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return `${d ? `${d}d ` : ""}${two(hh)}:${two(mm)}:${two(ss)}`;
+}
+
+async function auctionRoom(listingId, section) {
+  closeRoom();
+  let lots;
+  try { lots = (await api("GET", `/listings/${listingId}/auctions`)).items; } catch { return; }
+  const lot = lots.find((a) => a.state.status !== "closed") || lots[0];
+  if (!lot || !section.isConnected) return;
+  const r = room = { id: lot.id, state: lot.state, offset: Date.parse(lot.server_time) - Date.now(), closed: false,
+    ws: null, tick: 0, retry: 0, attempt: 0, refreshing: false, again: false, bids: [] };
+  const el = {
+    status: h("span", { class: "lot-status" }), clock: h("span", { class: "lot-clock", "aria-live": "off" }),
+    price: h("strong", { class: "lot-price" }), facts: h("p", { class: "lot-facts muted" }),
+    live: h("span", { class: "lot-live" }), bids: h("ol", { class: "lot-bids", reversed: true }),
+    act: h("div", { class: "lot-act" }), msg: h("p", { class: "lot-msg", role: "status" }),
+  };
+  section.replaceChildren(
+    h("h2", { id: "room-title" }, t("auctionRoom"), " ", el.live),
+    h("div", { class: "lot-head" }, el.status, el.price, el.clock), el.facts,
+    h("h3", {}, t("latestBids")), el.bids, el.act, el.msg);
+  section.hidden = false;
+
+  const serverNow = () => Date.now() + r.offset;
+  function render() {
+    const st = r.state;
+    el.status.textContent = t(`lotStatus_${st.status}`);
+    el.status.dataset.status = st.status;
+    el.price.textContent = st.current_price ? money(st.current_price) : "";
+    const facts = [
+      st.leader_code ? `${t("leader")}: ${st.leader_code}` : null,
+      `${t("bidCount")}: ${num(st.bid_count)}`,
+      st.bid_count ? (st.reserve_met ? t("reserveMet") : t("reserveNotMet")) : null,
+      st.next_minimum_bid && st.status !== "closed" ? `${t("nextMin")}: ${money(st.next_minimum_bid)}` : null,
+      st.extensions ? t("extended", st.extensions) : null,
+      st.status === "closed" ? lotOutcome(st.outcome) : null,
+    ];
+    el.facts.textContent = facts.filter(Boolean).join(" · ");
+    el.bids.start = r.bidTotal || 1;
+    el.bids.replaceChildren(...(r.bids.length ? r.bids.map((b) => h("li", { "data-seq": String(b.seq) },
+      h("span", {}, b.bidder_code), " ", h("strong", {}, b.amount ? money(b.amount) : "—"), " ", timeEl(b.at)))
+      : [h("li", { class: "muted" }, t("noBids"))]));
+    tickClock();
+    renderAction();
+  }
+  function tickClock() {
+    const st = r.state;
+    const target = st.status === "upcoming" ? st.starts_at : st.status === "free_quote" ? st.free_quote_until : st.ends_at;
+    el.clock.textContent = st.status === "closed" || !target ? "" :
+      `${st.status === "upcoming" ? t("startingIn") : t("endingIn")} ${countdown(Date.parse(target) - serverNow())}`;
+  }
+  // The state and the latest bids, read again after an event; one read at a time, and one more
+  // when events came in meanwhile (a storm of bids costs a read per round trip, not per bid).
+  async function refresh() {
+    if (r.refreshing) { r.again = true; return; }
+    r.refreshing = true;
+    try {
+      do {
+        r.again = false;
+        const [a, b] = await Promise.all([api("GET", `/auctions/${r.id}`), api("GET", `/auctions/${r.id}/bids`)]);
+        if (r.closed) return;
+        r.state = a.state;
+        r.offset = Date.parse(a.server_time) - Date.now();
+        r.bids = b.bids.slice(-10).reverse();
+        r.bidTotal = b.bids.length;
+        render();
+      } while (r.again && !r.closed);
+    } catch { /* the next event or reconnect reads again */ } finally { r.refreshing = false; }
+  }
+  function connect() {
+    if (r.closed) return;
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/ws`);
+    r.ws = ws;
+    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "subscribe", topic: `auction:${r.id}`, since: r.state.seq })));
+    ws.addEventListener("message", (e) => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      if (m.topic !== `auction:${r.id}` || typeof m.seq !== "number") return;
+      if (m.type === "subscribed" || m.type === "snapshot") {
+        r.attempt = 0;
+        section.classList.remove("live-down");
+        section.classList.add("live-on");
+        el.live.textContent = t("liveLot");
+        el.live.title = "";
+      }
+      // Any event newer than what is shown (bid_accepted, extended, phase_changed, closed, or
+      // what was missed while away) reads the state and the latest bids again.
+      if (m.seq > r.state.seq || m.type === "snapshot") refresh();
+    });
+    ws.addEventListener("close", () => {
+      if (r.closed || r.ws !== ws) return;
+      section.classList.remove("live-on");
+      section.classList.add("live-down");
+      el.live.textContent = "";
+      el.live.title = t("liveLotOff");
+      const delay = Math.min(15000, 1000 * 2 ** r.attempt) * (0.5 + Math.random() / 2);
+      r.attempt = Math.min(r.attempt + 1, 6);
+      r.retry = setTimeout(connect, delay);
+    });
+  }
+  async function renderAction() {
+    const st = r.state;
+    if (st.status === "closed") { el.act.replaceChildren(); return; }
+    if (!session) { el.act.replaceChildren(h("p", { class: "muted" }, t("signinToBid"))); return; }
+    if (session.me?.role !== "enterprise_member") { el.act.replaceChildren(); return; }
+    if (r.registration === undefined) {
+      r.registration = null;
+      try { r.registration = await api("GET", `/auctions/${r.id}/registrations/me`); } catch { r.registration = null; }
+      if (r.closed) return;
+    }
+    const reg = r.registration;
+    if (!reg) {
+      el.act.replaceChildren(h("button", { type: "button", class: "primary", onclick: async () => {
+        try { r.registration = await api("POST", `/auctions/${r.id}/registrations`, {}); el.msg.textContent = ""; renderAction(); }
+        catch (err) { el.msg.textContent = problem(err); }
+      } }, t("register")));
+      return;
+    }
+    const who = h("p", {}, t("registeredAs", reg.bidder_code));
+    if (reg.deposit_status === "unconfirmed") {
+      // Ask again when the organizer may have confirmed it since (the page is re-rendered on
+      // every event; the inbox and the live channel also announce it).
+      el.act.replaceChildren(who, h("p", { class: "muted" }, t("depositWaiting", money(reg.deposit))));
+      r.registration = undefined;
+      return;
+    }
+    if (el.act.querySelector("form.bid-form")) { el.act.querySelector("[name=amount]").placeholder = fenToYuan(String(st.next_minimum_bid?.amount ?? "")); return; }
+    const amount = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", required: true,
+      placeholder: fenToYuan(String(st.next_minimum_bid?.amount ?? "")), "aria-label": t("yourBid") });
+    const max = h("input", { name: "max", inputmode: "decimal", autocomplete: "off", "aria-label": t("yourMax") });
+    let key = null; // one Idempotency-Key per bid, reused if the same bid is sent again after a failure
+    let keyFor = "";
+    const form = h("form", { class: "bid-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const a = parseYuan(amount.value), m = parseYuan(max.value);
+      if (a.error || a.value === null) { el.msg.textContent = t(a.error || "invalidPrice"); return; }
+      if (m.error) { el.msg.textContent = t(m.error); return; }
+      const currency = st.next_minimum_bid?.currency || "CNY";
+      const body = { amount: { amount: Number(a.value), currency } };
+      if (m.value !== null) body.max_amount = { amount: Number(m.value), currency };
+      const what = JSON.stringify(body);
+      if (what !== keyFor) { key = crypto.randomUUID(); keyFor = what; }
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try {
+        await api("POST", `/auctions/${r.id}/bids`, body, { headers: { "Idempotency-Key": key } });
+        el.msg.textContent = t("bidAccepted", money(body.amount));
+        amount.value = ""; max.value = ""; keyFor = "";
+        refresh();
+      } catch (err) { el.msg.textContent = problem(err); if (err.status && err.status < 500) keyFor = ""; }
+      finally { button.disabled = false; }
+    } },
+      h("label", {}, h("span", {}, t("yourBid")), amount), h("label", {}, h("span", {}, t("yourMax")), max),
+      h("button", { type: "submit", class: "primary" }, t("placeBid")));
+    el.act.replaceChildren(who, h("p", { class: "muted" }, t("depositHeld")), form);
+  }
+  r.tick = setInterval(() => { if (!section.isConnected) closeRoom(); else tickClock(); }, 1000);
+  render();
+  refresh();
+  connect();
 }
 
 async function loadSimilar(id, section) {
@@ -1265,6 +1475,7 @@ function liveNudge() { if (session && !live.ws && !live.stopped) liveConnect(); 
 
 let lastView = "";
 async function route() {
+  closeRoom();
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const p = path || "/";
   const viewKey = p.replace(/[0-9a-f-]{36}/g, ":id");

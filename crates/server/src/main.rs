@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed { demo: _ } => {
             let store = open_store(&settings).await?;
-            let report = seed_demo(&store, clock.as_ref(), &settings).await?;
+            let report = seed_demo(&store, clock.clone(), &settings).await?;
             print_demo_logins(&report, settings.demo.password.expose());
         }
         Command::Admin { command: AdminCommand::Create { email, password, role } } => {
@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let store = open_store(&settings).await?;
             if demo {
-                let report = seed_demo(&store, clock.as_ref(), &settings).await?;
+                let report = seed_demo(&store, clock.clone(), &settings).await?;
                 print_demo_logins(&report, settings.demo.password.expose());
             }
             let state = build_state(&settings, store, clock).await?;

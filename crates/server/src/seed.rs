@@ -3,11 +3,14 @@
 use crate::demo::{DemoCatalogue, demo_catalogue};
 use crate::settings::Settings;
 use achex_api::auth::{PasswordHasher, random_code};
-use achex_core::{Clock, Lang, OrganizationKind, Role};
+use achex_bidding_engine::engine::{Answer, Engine, EngineConfig, LotRecord, Request};
+use achex_bidding_engine::{Auction, AuctionConfig, Command, Format, Increment, SoftClose};
+use achex_core::{AuctionId, Clock, Lang, Money, OrganizationId, OrganizationKind, Role, UserId};
 use achex_listing::{Action, Listing};
 use achex_store::{NewOrganization, NewUser, Store, StoreError, User};
 use anyhow::Context;
 use chrono::Duration;
+use std::sync::Arc;
 
 /// Creates a platform account (admin or reviewer), or resets its password and role if it exists.
 pub async fn create_platform_user(
@@ -65,7 +68,8 @@ const ENTERPRISES: [(&str, &str); 3] = [
 
 /// Fills an empty database with demo organisations, accounts and published listings. Does
 /// nothing (and says so) when listings already exist, so `make run` can call it on every start.
-pub async fn seed_demo(store: &Store, clock: &dyn Clock, settings: &Settings) -> anyhow::Result<SeedReport> {
+pub async fn seed_demo(store: &Store, clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result<SeedReport> {
+    let clock_ref = clock.as_ref();
     let password = settings.demo.password.expose().to_owned();
     let mut logins = vec![
         DemoLogin { role: Role::Admin, email: "admin@achex.example".into(), organization: "achex platform".into() },
@@ -97,8 +101,8 @@ pub async fn seed_demo(store: &Store, clock: &dyn Clock, settings: &Settings) ->
         language: Lang::Zh,
     };
 
-    create_platform_user(store, clock, "admin@achex.example", &password, Role::Admin).await?;
-    let reviewer = create_platform_user(store, clock, "reviewer@achex.example", &password, Role::Reviewer).await?;
+    create_platform_user(store, clock_ref, "admin@achex.example", &password, Role::Admin).await?;
+    let reviewer = create_platform_user(store, clock_ref, "reviewer@achex.example", &password, Role::Reviewer).await?;
 
     let mut institute_ids = Vec::new();
     for (i, institute) in catalogue.institutes.iter().enumerate() {
@@ -119,6 +123,7 @@ pub async fn seed_demo(store: &Store, clock: &dyn Clock, settings: &Settings) ->
         logins.push(DemoLogin { role: Role::InstituteStaff, email, organization: org.name.clone() });
         institute_ids.push((org.id, user.id));
     }
+    let mut enterprises = Vec::new();
     for (name, email) in ENTERPRISES {
         let org = NewOrganization {
             name: name.to_owned(),
@@ -126,7 +131,9 @@ pub async fn seed_demo(store: &Store, clock: &dyn Clock, settings: &Settings) ->
             invite_code: random_code(18),
             verified: true,
         };
-        store.create_organization_with_user(org, new_user(email, "技术采购", Role::EnterpriseMember), now).await?;
+        let (org, user) =
+            store.create_organization_with_user(org, new_user(email, "技术采购", Role::EnterpriseMember), now).await?;
+        enterprises.push((user.id, org.id));
         logins.push(DemoLogin { role: Role::EnterpriseMember, email: email.to_owned(), organization: name.to_owned() });
     }
     let organizer = NewOrganization {
@@ -160,7 +167,81 @@ pub async fn seed_demo(store: &Store, clock: &dyn Clock, settings: &Settings) ->
     }
     let count = rows.len();
     store.insert_listings(&rows).await?;
+    let auctioned: Vec<&Listing> = rows.iter().map(|(l, _)| l).take(3).collect();
+    demo_auctions(store, clock, &auctioned, &enterprises).await?;
     Ok(SeedReport { created: true, listings: count, logins })
+}
+
+/// Three lots on the newest listings, so the demo shows the auction room in each state: one
+/// live with a bidding history (a proxy bid answering a raise; one bidder still waiting for its
+/// deposit), one live without bids closing in a few hours, and one upcoming. They are created
+/// and bid on through the bidding engine and its log, exactly as the API does it; the server's
+/// own engine takes them over from the log.
+async fn demo_auctions(
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    listings: &[&Listing],
+    enterprises: &[(UserId, OrganizationId)],
+) -> anyhow::Result<()> {
+    let [first, second, third] = listings else { return Ok(()) };
+    let [(e1, o1), (e2, o2), (e3, o3)] = enterprises else { return Ok(()) };
+    let now = clock.now();
+    let yuan = |y: i64| Money::cny(y * 100);
+    let lot = |listing: &Listing, start: i64, step: i64, starts: Duration, ends: Duration, reserve: Option<i64>| {
+        let config = AuctionConfig {
+            format: Format::English,
+            seller: listing.institute_id,
+            starting_price: yuan(start),
+            increment: Some(Increment::Fixed(yuan(step))),
+            reserve_price: reserve.map(yuan),
+            deposit: yuan(start / 10),
+            starts_at: now + starts,
+            ends_at: now + ends,
+            free_quote_until: None,
+            extension: Some(SoftClose { window_secs: 300, extend_secs: 300, max_extensions: Some(12) }),
+            dutch: None,
+        };
+        (LotRecord { auction: AuctionId::new(), listing: listing.id, config }, listing.created_by)
+    };
+    let lots = [
+        lot(first, 300_000, 10_000, -Duration::hours(2), Duration::days(3), Some(400_000)),
+        lot(second, 80_000, 2_000, -Duration::hours(1), Duration::hours(6), None),
+        lot(third, 1_200_000, 50_000, Duration::days(1), Duration::days(4), None),
+    ];
+    for (record, created_by) in &lots {
+        let auction = Auction::new(record.config.clone()).map_err(|e| anyhow::anyhow!("demo lot: {e:?}"))?;
+        store.create_auction(record, *created_by, &auction.public_view_at(now), now).await?;
+    }
+
+    let engine = Engine::new(Arc::new(store.clone()), clock, EngineConfig::default());
+    let live = lots[0].0.auction;
+    let run = |command: Command| {
+        let engine = engine.clone();
+        async move {
+            match engine.submit(live, Request::new(command.clone())).await {
+                Ok(Answer::Accepted(_)) => Ok(()),
+                Ok(Answer::Rejected(r)) => Err(anyhow::anyhow!("demo {command:?} refused: {}", r.code())),
+                Err(e) => Err(anyhow::anyhow!("demo {command:?}: {e}")),
+            }
+        }
+    };
+    for (bidder, organization) in [(e1, o1), (e2, o2), (e3, o3)] {
+        run(Command::Register { bidder: *bidder, organization: *organization }).await?;
+    }
+    // What the organizer does through `confirm-deposit`; the third bidder is left waiting.
+    for bidder in [e1, e2] {
+        run(Command::ConfirmDeposit { bidder: *bidder }).await?;
+    }
+    let bid = |bidder: &UserId, organization: &OrganizationId, amount: i64, max: Option<i64>| Command::PlaceBid {
+        bidder: *bidder,
+        organization: *organization,
+        amount: yuan(amount),
+        max_amount: max.map(yuan),
+    };
+    run(bid(e1, o1, 300_000, None)).await?;
+    run(bid(e2, o2, 310_000, Some(360_000))).await?;
+    run(bid(e1, o1, 330_000, None)).await?;
+    Ok(())
 }
 
 /// When the demo was seeded before, list the logins that still exist.

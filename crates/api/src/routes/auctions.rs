@@ -15,7 +15,7 @@ use crate::state::AppState;
 use achex_bidding_engine::engine::{Answer, EngineError, Idempotency, LotRecord, Request};
 use achex_bidding_engine::{
     Auction, AuctionConfig, Command, DutchSchedule, EventKind, Format, Increment, IncrementTier, Outcome, PublicState,
-    Rejection, SoftClose,
+    Rejection, SoftClose, Status,
 };
 use achex_core::{AuctionId, ListingId, Money, Role};
 use achex_listing::ListingStatus;
@@ -341,6 +341,52 @@ pub async fn confirm_deposit(
         deposit: row.config.deposit,
         deposit_status: bidder.deposit(),
     }))
+}
+
+/// The signed-in enterprise member's own registration for a lot: its bidder code and whether its
+/// deposit is confirmed (what a bidding page shows before letting it bid).
+#[utoipa::path(get, path = "/api/v1/auctions/{id}/registrations/me", tag = "auctions", security(("bearer" = [])),
+    params(("id" = AuctionId, Path)),
+    responses((status = 200, body = RegistrationView), (status = 401, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope, description = "no such lot, or not registered for it")))]
+pub async fn my_registration(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<AuctionId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = state.store.auction(id).await?;
+    let bidder = state.engine.bidder(id, user.id()).await.map_err(engine_error)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(RegistrationView {
+        registration_id: bidder.code().to_string(),
+        bidder_code: bidder.code().to_string(),
+        deposit: row.config.deposit,
+        deposit_status: bidder.deposit(),
+    }))
+}
+
+/// The lots of a listing, newest first, each with its public state (what the listing's page
+/// shows: the open lot, or how the last one ended). The listing must be visible to the caller.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/auctions", tag = "auctions", params(("id" = ListingId, Path)),
+    responses((status = 200, body = AuctionListView), (status = 404, body = ErrorEnvelope)))]
+pub async fn of_listing(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    id: web::Path<ListingId>,
+) -> Result<HttpResponse, ApiError> {
+    let listing = crate::routes::listings::visible_listing(&state, user.0.as_ref(), id.into_inner()).await?;
+    let now = state.clock.now();
+    let mut items = Vec::new();
+    for row in state.store.listing_auctions(listing.id).await? {
+        // The engine has open lots' current state; a closed lot's stored summary is final.
+        let public = if row.summary.status == Status::Closed {
+            row.summary
+        } else {
+            state.engine.state(row.id).await.map_err(engine_error)?
+        };
+        items.push(view(row.id, row.listing_id, public, now));
+    }
+    Ok(HttpResponse::Ok().json(AuctionListView { items }))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
