@@ -1269,3 +1269,38 @@ async fn a_bidder_reads_only_its_own_registration() {
         .await
         .assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn organizers_see_who_is_behind_each_bidder_code_and_nobody_else_does() {
+    let app = TestApp::spawn().await;
+    let (auction, owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (ready, ready_code) = app.ready_bidder(&auction, &organizer).await;
+    let waiting = app.enterprise().await;
+    app.post(&format!("/api/v1/auctions/{auction}/registrations"), Some(&waiting.token), json!({}))
+        .await
+        .assert_status(201);
+    let path = format!("/api/v1/auctions/{auction}/registrations");
+
+    let admin = app.admin().await;
+    for who in [&organizer, &admin] {
+        let reply = app.get(&path, Some(&who.token)).await;
+        let items = reply.assert_status(200)["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 2, "{}", reply.body);
+        assert_eq!(items[0]["bidder_code"], ready_code.as_str());
+        assert_eq!(items[0]["organization"]["id"], ready.organization_id.as_str());
+        assert_eq!(items[0]["deposit_status"], "held");
+        assert_eq!(items[1]["organization"]["id"], waiting.organization_id.as_str());
+        assert_eq!(items[1]["deposit_status"], "unconfirmed");
+        assert_eq!(items[1]["deposit"]["amount"], 10_000);
+    }
+    // The bidders themselves, the seller and a reviewer may not unmask the codes.
+    for who in [&ready, &waiting, &owner, &app.reviewer().await] {
+        app.get(&path, Some(&who.token)).await.assert_error(403, "forbidden_role");
+    }
+    app.get(&path, None).await.assert_error(401, "authentication_required");
+    let unknown = uuid::Uuid::now_v7();
+    app.get(&format!("/api/v1/auctions/{unknown}/registrations"), Some(&organizer.token))
+        .await
+        .assert_error(404, "not_found");
+}

@@ -1,6 +1,7 @@
 //! The web app in a real browser (Debian's Chromium, headless): what a visitor and a signed-in
 //! institute see, rendered by the app's own JavaScript from the real API and websocket.
 
+use achex_core::Clock;
 use achex_tests::browser::{Browser, Page};
 use achex_tests::{Actor, PASSWORD, TestApp, valid_listing};
 use serde_json::json;
@@ -192,4 +193,88 @@ async fn an_enterprise_registers_from_the_auction_room_and_is_told_its_deposit_i
     assert_eq!(mine.body["deposit_status"], "unconfirmed");
     assert!(told.as_str().unwrap_or("").contains(&code), "the page shows the bidder code {code}: {told}");
     assert_eq!(page.eval("document.querySelector('.auction-room form.bid-form') === null").await, true);
+}
+
+#[tokio::test]
+async fn an_institute_puts_its_listing_up_for_auction_from_the_listing_page() {
+    let app = TestApp::spawn().await;
+    let (owner, reviewer) = (app.verified_institute("大连化学物理研究所").await, app.reviewer().await);
+    let listing = app.published(&owner, &reviewer).await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &owner).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for("document.querySelector('.auction-room form.lot-form')").await;
+    // Times typed in the browser's zone: an hour from the server's now, for a day.
+    let starts = app.clock.now() + chrono::Duration::hours(1);
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "new Date(new Date({ms}).getTime() - new Date({ms}).getTimezoneOffset() * 60000).toISOString().slice(0, 16)",
+            ms = t.timestamp_millis()
+        )
+    };
+    page.eval(&format!(
+        "const f = document.querySelector('.auction-room form.lot-form'); \
+         f.starting_price.value = '1,000'; f.increment.value = '100'; f.deposit.value = '100'; \
+         f.reserve.value = '1500'; f.starts_at.value = {starts}; f.ends_at.value = {ends}; f.soft_close.value = '2'; \
+         f.requestSubmit(); true",
+        starts = local(starts),
+        ends = local(starts + chrono::Duration::days(1)),
+    ))
+    .await;
+    // The room replaces the form: the lot is upcoming, with its starting price.
+    let status = page
+        .wait_for("document.querySelector('.auction-room .lot-status')?.dataset.status === 'upcoming' && document.querySelector('.lot-facts').textContent")
+        .await;
+    assert!(status.as_str().unwrap_or("").contains("¥1,000"), "the minimum bid is the starting price: {status}");
+
+    let lots = app.get(&format!("/api/v1/listings/{listing}/auctions"), None).await;
+    let lot = &lots.assert_status(200)["items"][0];
+    let id = lot["id"].as_str().unwrap();
+    assert_eq!(lot["state"]["status"], "upcoming");
+    let starts_at: chrono::DateTime<chrono::Utc> = lot["state"]["starts_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(starts_at.timestamp() / 60, starts.timestamp() / 60, "to the minute typed");
+    assert!(lot["state"].get("reserve_price").is_none());
+    let result = app.get(&format!("/api/v1/auctions/{id}"), None).await;
+    assert_eq!(result.assert_status(200)["state"]["next_minimum_bid"]["amount"], 100_000);
+}
+
+#[tokio::test]
+async fn an_organizer_confirms_a_deposit_in_the_room_and_the_bidders_page_offers_the_bid_form_at_once() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let organizer = app.organizer().await;
+    let bidder = app.enterprise().await;
+    let reply = app.post(&format!("/api/v1/auctions/{auction}/registrations"), Some(&bidder.token), json!({})).await;
+    let code = reply.assert_status(201)["bidder_code"].as_str().unwrap().to_owned();
+
+    // The bidder's page waits for its deposit.
+    let mut bidder_browser = Browser::launch().await;
+    let mut bidder_page = bidder_browser.open(&app.url("/")).await;
+    sign_in(&mut bidder_page, &bidder).await;
+    bidder_page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    bidder_page
+        .wait_for("document.querySelector('.auction-room.live-on .lot-act')?.textContent.includes('¥100') && !document.querySelector('form.bid-form')")
+        .await;
+
+    // The organizer sees the organisation behind the code and confirms its deposit.
+    let mut organizer_browser = Browser::launch().await;
+    let mut organizer_page = organizer_browser.open(&app.url("/")).await;
+    sign_in(&mut organizer_page, &organizer).await;
+    organizer_page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    let row = format!("document.querySelector('table.registrations tr[data-code={}]')", json!(code));
+    let shown = organizer_page.wait_for(&format!("{row}?.textContent")).await;
+    assert!(shown.as_str().unwrap_or("").contains("Test Enterprise Ltd"), "{shown}");
+    organizer_page.eval(&format!("{row}.querySelector('button').click(); true")).await;
+    organizer_page.wait_for(&format!("{row} && !{row}.querySelector('button')")).await;
+    let mine = app.get(&format!("/api/v1/auctions/{auction}/registrations/me"), Some(&bidder.token)).await;
+    assert_eq!(mine.assert_status(200)["deposit_status"], "held");
+
+    // The bidder's page learns it from the lot's live topic and offers the bid form, no reload.
+    bidder_page.wait_for("document.querySelector('.auction-room form.bid-form')").await;
 }

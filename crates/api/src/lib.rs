@@ -119,7 +119,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 )
                 .service(get("/auctions", auctions::list))
                 .service(get("/auctions/{id}", auctions::get))
-                .service(post("/auctions/{id}/registrations", auctions::register))
+                .service(
+                    resource("/auctions/{id}/registrations")
+                        .route(web::get().to(auctions::registrations))
+                        .route(web::post().to(auctions::register)),
+                )
                 .service(get("/auctions/{id}/registrations/me", auctions::my_registration))
                 .service(post("/auctions/{id}/registrations/{rid}/confirm-deposit", auctions::confirm_deposit))
                 .service(

@@ -17,7 +17,7 @@ currency; times are RFC 3339 UTC; every error is `{\"error\":{\"code\",\"message
         listings::withdraw, listings::history, listings::mine, listings::review_queue,
         attachments::upload, attachments::download,
         auctions::create, auctions::get, auctions::list, auctions::register, auctions::confirm_deposit,
-        auctions::my_registration, auctions::of_listing,
+        auctions::my_registration, auctions::of_listing, auctions::registrations,
         auctions::bid, auctions::bids, auctions::cancel, auctions::default, auctions::result,
         auctions::watch, auctions::unwatch, auctions::watchlist,
         search::search, search::suggest, search::similar,

@@ -55,6 +55,12 @@ const T = {
     bidAccepted: (m) => `出价已受理：${m}`, signinToBid: "企业用户登录后可报名参拍。", outcome_sold: (c, m) => `成交：${c}，${m}`,
     outcome_unsold_reserve_not_met: "流拍：未达保留价", outcome_no_bids: "流拍：无人出价", outcome_cancelled: "已取消",
     outcome_unsold_winner_defaulted: "流拍：买受人违约", liveLot: "实时", liveLotOff: "实时更新已断开，正在重连…",
+    putUp: "发起竞价", format: "竞价方式", format_english: "增价拍卖（英式，可代理出价）", format_sealed_first_price: "密封报价（最高价成交）",
+    format_sealed_second_price: "密封报价（次高价成交）", startingPrice: "起拍价", increment: "加价幅度", reserve: "保留价（可选，不公开）",
+    deposit: "保证金", startsAt: "开始时间", endsAt: "结束时间", softClose: "延时：结束前若干分钟内有出价则延长（分钟）",
+    create_lot: "发起", registrations: "报名竞买人", organization: "机构", depositStatus: "保证金", confirmDeposit: "确认到账",
+    deposit_unconfirmed: "待确认", deposit_held: "已确认", deposit_released: "已退还", deposit_credited: "已转入价款", deposit_forfeited: "已没收",
+    noRegistrations: "尚无报名",
   },
   en: {
     signin: "Sign in", signout: "Sign out", email: "E-mail", password: "Password", cancel: "Cancel",
@@ -109,6 +115,12 @@ const T = {
     bidAccepted: (m) => `Bid accepted: ${m}`, signinToBid: "Enterprise members sign in to register and bid.", outcome_sold: (c, m) => `Sold to ${c} for ${m}`,
     outcome_unsold_reserve_not_met: "Unsold: reserve not met", outcome_no_bids: "Unsold: no bids", outcome_cancelled: "Cancelled",
     outcome_unsold_winner_defaulted: "Unsold: the winner defaulted", liveLot: "Live", liveLotOff: "Live updates disconnected; reconnecting…",
+    putUp: "Put up for auction", format: "Format", format_english: "English (ascending, proxy bids)", format_sealed_first_price: "Sealed bids, first price",
+    format_sealed_second_price: "Sealed bids, second price", startingPrice: "Starting price", increment: "Increment", reserve: "Reserve (optional, never shown)",
+    deposit: "Deposit", startsAt: "Starts", endsAt: "Ends", softClose: "Soft close: a bid in the last minutes extends by (minutes)",
+    create_lot: "Open the auction", registrations: "Registered bidders", organization: "Organisation", depositStatus: "Deposit", confirmDeposit: "Confirm receipt",
+    deposit_unconfirmed: "Awaiting", deposit_held: "Confirmed", deposit_released: "Released", deposit_credited: "Credited to the deal", deposit_forfeited: "Forfeited",
+    noRegistrations: "Nobody has registered yet",
   },
 };
 const KINDS = { invention_patent: ["发明专利", "Invention patent"], utility_model: ["实用新型", "Utility model"],
@@ -936,7 +948,7 @@ async function detail(id) {
   }
   children.push(similar);
   view.replaceChildren(h("div", { class: "detail" }, children));
-  if (l.status === "published") { loadSimilar(id, similar); auctionRoom(id, lotSection); }
+  if (l.status === "published") { loadSimilar(id, similar); auctionRoom(id, lotSection, { isOwner }); }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -968,12 +980,61 @@ function countdown(ms) {
   return `${d ? `${d}d ` : ""}${two(hh)}:${two(mm)}:${two(ss)}`;
 }
 
-async function auctionRoom(listingId, section) {
+// The owner of a published listing without an open lot puts it up for auction here. Times are
+// entered in the browser's time zone and sent as UTC instants; money is parsed to fen exactly.
+function lotForm(listingId, section, reopen) {
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const start = new Date(Math.ceil(Date.now() / 300000) * 300000 + 300000);
+  const f = (name, label, attrs = {}) => h("label", {}, h("span", {}, label), h("input", { name, autocomplete: "off", ...attrs }));
+  const status = h("p", { class: "error", role: "alert" });
+  const form = h("form", { class: "lot-form" },
+    h("label", {}, h("span", {}, t("format")), h("select", { name: "format" },
+      ["english", "sealed_first_price", "sealed_second_price"].map((v) => h("option", { value: v }, t(`format_${v}`))))),
+    f("starting_price", t("startingPrice"), { inputmode: "decimal", required: true }),
+    f("increment", t("increment"), { inputmode: "decimal" }),
+    f("reserve", t("reserve"), { inputmode: "decimal" }),
+    f("deposit", t("deposit"), { inputmode: "decimal", required: true }),
+    f("starts_at", t("startsAt"), { type: "datetime-local", value: local(start), required: true }),
+    f("ends_at", t("endsAt"), { type: "datetime-local", value: local(new Date(start.getTime() + 3 * 86400000)), required: true }),
+    f("soft_close", t("softClose"), { type: "number", min: 1, max: 60, value: 5 }),
+    status, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("create_lot"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => form.elements[n].value.trim();
+    const fen = {};
+    for (const n of ["starting_price", "increment", "reserve", "deposit"]) {
+      const p = parseYuan(v(n));
+      if (p.error) { status.textContent = `${t(n === "starting_price" ? "startingPrice" : n)}: ${t(p.error)}`; return; }
+      fen[n] = p.value === null ? null : { amount: Number(p.value), currency: "CNY" };
+    }
+    const english = v("format") === "english";
+    const minutes = Number(v("soft_close")) || 5;
+    const body = { format: v("format"), starting_price: fen.starting_price, deposit: fen.deposit,
+      starts_at: new Date(v("starts_at")).toISOString(), ends_at: new Date(v("ends_at")).toISOString(),
+      ...(fen.reserve ? { reserve_price: fen.reserve } : {}),
+      ...(english && fen.increment ? { increment: fen.increment } : {}),
+      ...(english ? { extension: { window_secs: minutes * 60, extend_secs: minutes * 60 } } : {}) };
+    try { await api("POST", `/listings/${listingId}/auctions`, body); reopen(); } catch (err) { status.textContent = problem(err); }
+  });
+  section.replaceChildren(h("h2", { id: "room-title" }, t("putUp")), form);
+  section.hidden = false;
+}
+
+async function auctionRoom(listingId, section, { isOwner = false } = {}) {
   closeRoom();
   let lots;
   try { lots = (await api("GET", `/listings/${listingId}/auctions`)).items; } catch { return; }
-  const lot = lots.find((a) => a.state.status !== "closed") || lots[0];
-  if (!lot || !section.isConnected) return;
+  if (!section.isConnected) return;
+  const open = lots.find((a) => a.state.status !== "closed");
+  if (isOwner && !open) {
+    // The last lot's result stays visible above a new one's form.
+    lotForm(listingId, section, () => auctionRoom(listingId, section, { isOwner }));
+    if (!lots[0]) return;
+    section.prepend(h("p", { class: "muted" }, `${t("lotStatus_closed")}: ${lotOutcome(lots[0].state.outcome)}`));
+    return;
+  }
+  const lot = open || lots[0];
+  if (!lot) return;
   const r = room = { id: lot.id, state: lot.state, offset: Date.parse(lot.server_time) - Date.now(), closed: false,
     ws: null, tick: 0, retry: 0, attempt: 0, refreshing: false, again: false, bids: [] };
   const el = {
@@ -1069,6 +1130,7 @@ async function auctionRoom(listingId, section) {
     const st = r.state;
     if (st.status === "closed") { el.act.replaceChildren(); return; }
     if (!session) { el.act.replaceChildren(h("p", { class: "muted" }, t("signinToBid"))); return; }
+    if (["organizer", "admin"].includes(session.me?.role)) { renderDeposits(); return; }
     if (session.me?.role !== "enterprise_member") { el.act.replaceChildren(); return; }
     if (r.registration === undefined) {
       r.registration = null;
@@ -1120,6 +1182,24 @@ async function auctionRoom(listingId, section) {
       h("label", {}, h("span", {}, t("yourBid")), amount), h("label", {}, h("span", {}, t("yourMax")), max),
       h("button", { type: "submit", class: "primary" }, t("placeBid")));
     el.act.replaceChildren(who, h("p", { class: "muted" }, t("depositHeld")), form);
+  }
+  // Organizers and admins match deposits that arrive to the organisations behind the codes.
+  async function renderDeposits() {
+    let list;
+    try { list = (await api("GET", `/auctions/${r.id}/registrations`)).items; } catch (err) { el.msg.textContent = problem(err); return; }
+    if (r.closed) return;
+    const rows = list.map((g) => h("tr", { "data-code": g.bidder_code },
+      h("td", {}, g.bidder_code), h("td", {}, g.organization.name), h("td", {}, money(g.deposit)),
+      h("td", {}, t(`deposit_${g.deposit_status}`)),
+      h("td", {}, g.deposit_status === "unconfirmed" ? h("button", { type: "button", onclick: async (e) => {
+        e.target.disabled = true;
+        try { await api("POST", `/auctions/${r.id}/registrations/${encodeURIComponent(g.registration_id)}/confirm-deposit`, {}); el.msg.textContent = ""; }
+        catch (err) { el.msg.textContent = problem(err); }
+        renderDeposits();
+      } }, t("confirmDeposit")) : "")));
+    el.act.replaceChildren(h("h3", {}, t("registrations")), list.length
+      ? h("table", { class: "registrations" }, h("thead", {}, h("tr", {}, [t("bidder"), t("organization"), t("deposit"), t("depositStatus"), ""].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, t("noRegistrations")));
   }
   r.tick = setInterval(() => { if (!section.isConnected) closeRoom(); else tickClock(); }, 1000);
   render();

@@ -343,6 +343,57 @@ pub async fn confirm_deposit(
     }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationListView {
+    pub items: Vec<RegistrantView>,
+}
+
+/// A registered bidder as the organizer sees it: who it is, to match the deposit that arrives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrantView {
+    pub registration_id: String,
+    pub bidder_code: String,
+    pub organization: crate::views::InstituteRef,
+    pub deposit: Money,
+    #[schema(value_type = String)]
+    pub deposit_status: achex_bidding_engine::DepositState,
+}
+
+/// Everyone registered for a lot, in order of registration, with the organisation behind each
+/// anonymous code (organizers and admins: they confirm the deposits).
+#[utoipa::path(get, path = "/api/v1/auctions/{id}/registrations", tag = "auctions", security(("bearer" = [])),
+    params(("id" = AuctionId, Path)),
+    responses((status = 200, body = RegistrationListView), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn registrations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<AuctionId>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_role(&[Role::Organizer, Role::Admin])?;
+    let id = id.into_inner();
+    let row = state.store.auction(id).await?;
+    let bidders = state.engine.bidders(id).await.map_err(engine_error)?;
+    let mut orgs: Vec<_> = bidders.iter().map(|b| b.organization()).collect();
+    orgs.sort();
+    orgs.dedup();
+    let names = state.store.organizations(&orgs).await?;
+    let items = bidders
+        .iter()
+        .filter_map(|b| {
+            let org = names.get(&b.organization())?;
+            Some(RegistrantView {
+                registration_id: b.code().to_string(),
+                bidder_code: b.code().to_string(),
+                organization: crate::views::InstituteRef { id: org.id, name: org.name.clone(), verified: org.verified },
+                deposit: row.config.deposit,
+                deposit_status: b.deposit(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(RegistrationListView { items }))
+}
+
 /// The signed-in enterprise member's own registration for a lot: its bidder code and whether its
 /// deposit is confirmed (what a bidding page shows before letting it bid).
 #[utoipa::path(get, path = "/api/v1/auctions/{id}/registrations/me", tag = "auctions", security(("bearer" = [])),
