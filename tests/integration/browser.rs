@@ -20,6 +20,14 @@ async fn sign_in(page: &mut Page<'_>, who: &Actor) {
     page.wait_for("document.body.classList.contains('live-on') && !document.querySelector('#signout').hidden").await;
 }
 
+/// An English lot, live now, on a published listing: (auction id, listing id).
+async fn live_lot(app: &TestApp) -> (String, String) {
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let reply = app.get(&format!("/api/v1/auctions/{auction}"), None).await;
+    let listing = reply.assert_status(200)["listing_id"].as_str().unwrap().to_owned();
+    (auction, listing)
+}
+
 /// A second listing that also matches 锂离子电池, of another kind, whose title tries to inject
 /// markup.
 fn software_listing() -> serde_json::Value {
@@ -174,11 +182,7 @@ async fn an_enterprise_in_the_auction_room_sees_a_rival_bid_arrive_live_and_outb
 #[tokio::test]
 async fn an_enterprise_registers_from_the_auction_room_and_is_told_its_deposit_is_awaited() {
     let app = TestApp::spawn().await;
-    let (auction, _owner) = app.english_auction(|_| {}).await;
-    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (auction, listing) = live_lot(&app).await;
     let me = app.enterprise().await;
 
     let mut browser = Browser::launch().await;
@@ -243,11 +247,7 @@ async fn an_institute_puts_its_listing_up_for_auction_from_the_listing_page() {
 #[tokio::test]
 async fn an_organizer_confirms_a_deposit_in_the_room_and_the_bidders_page_offers_the_bid_form_at_once() {
     let app = TestApp::spawn().await;
-    let (auction, _owner) = app.english_auction(|_| {}).await;
-    let listing = app.get(&format!("/api/v1/auctions/{auction}"), None).await.assert_status(200)["listing_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (auction, listing) = live_lot(&app).await;
     let organizer = app.organizer().await;
     let bidder = app.enterprise().await;
     let reply = app.post(&format!("/api/v1/auctions/{auction}/registrations"), Some(&bidder.token), json!({})).await;

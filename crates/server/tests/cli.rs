@@ -74,7 +74,12 @@ fn every_subcommand_acts_on_the_same_data_directory() {
         .spawn()
         .expect("serve starts");
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let banner = lines.next().expect("the server prints its address").unwrap();
+    // What it recovered may come first (the demo's open lots); then its address.
+    let banner = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("serving at"))
+        .expect("the server prints its address");
     let port: u16 = banner
         .split("http://127.0.0.1:")
         .nth(1)
@@ -143,7 +148,12 @@ fn reindex_rebuilds_the_index_and_reports_progress() {
         .spawn()
         .expect("serve starts");
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let banner = lines.next().expect("the server prints its address").unwrap();
+    // What it recovered may come first (the demo's open lots); then its address.
+    let banner = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("serving at"))
+        .expect("the server prints its address");
     let port: u16 = banner
         .split("http://127.0.0.1:")
         .nth(1)

@@ -283,6 +283,17 @@ pub struct RegistrationView {
     pub deposit_status: achex_bidding_engine::DepositState,
 }
 
+impl RegistrationView {
+    fn of(bidder: &achex_bidding_engine::Bidder, deposit: Money) -> Self {
+        RegistrationView {
+            registration_id: bidder.code().to_string(),
+            bidder_code: bidder.code().to_string(),
+            deposit,
+            deposit_status: bidder.deposit(),
+        }
+    }
+}
+
 async fn submit(
     state: &AppState,
     auction: AuctionId,
@@ -310,12 +321,7 @@ pub async fn register(
     submit(&state, id, Request::new(command)).await?;
     let bidder = state.engine.bidder(id, user.id()).await.map_err(engine_error)?.ok_or(ApiError::NotFound)?;
     let row = state.store.auction(id).await?;
-    Ok(HttpResponse::Created().json(RegistrationView {
-        registration_id: bidder.code().to_string(),
-        bidder_code: bidder.code().to_string(),
-        deposit: row.config.deposit,
-        deposit_status: bidder.deposit(),
-    }))
+    Ok(HttpResponse::Created().json(RegistrationView::of(&bidder, row.config.deposit)))
 }
 
 /// Confirm a bidder's deposit has arrived (organizers and admins).
@@ -335,12 +341,7 @@ pub async fn confirm_deposit(
     submit(&state, id, Request::new(Command::ConfirmDeposit { bidder: bidder.user() })).await?;
     let bidder = state.engine.bidder(id, bidder.user()).await.map_err(engine_error)?.ok_or(ApiError::NotFound)?;
     let row = state.store.auction(id).await?;
-    Ok(HttpResponse::Ok().json(RegistrationView {
-        registration_id: bidder.code().to_string(),
-        bidder_code: bidder.code().to_string(),
-        deposit: row.config.deposit,
-        deposit_status: bidder.deposit(),
-    }))
+    Ok(HttpResponse::Ok().json(RegistrationView::of(&bidder, row.config.deposit)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -408,12 +409,7 @@ pub async fn my_registration(
     let id = id.into_inner();
     let row = state.store.auction(id).await?;
     let bidder = state.engine.bidder(id, user.id()).await.map_err(engine_error)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(RegistrationView {
-        registration_id: bidder.code().to_string(),
-        bidder_code: bidder.code().to_string(),
-        deposit: row.config.deposit,
-        deposit_status: bidder.deposit(),
-    }))
+    Ok(HttpResponse::Ok().json(RegistrationView::of(&bidder, row.config.deposit)))
 }
 
 /// The lots of a listing, newest first, each with its public state (what the listing's page
