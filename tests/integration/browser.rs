@@ -278,3 +278,31 @@ async fn an_organizer_confirms_a_deposit_in_the_room_and_the_bidders_page_offers
     // The bidder's page learns it from the lot's live topic and offers the bid form, no reload.
     bidder_page.wait_for("document.querySelector('.auction-room form.bid-form')").await;
 }
+
+#[tokio::test]
+async fn a_signed_in_visitor_watches_a_lot_from_the_room_and_can_stop() {
+    let app = TestApp::spawn().await;
+    let (auction, listing) = live_lot(&app).await;
+    let visitor = app.enterprise().await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &visitor).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    let button = "document.querySelector('.auction-room button.lot-watch')";
+    page.wait_for(&format!("{button} && !{button}.hidden && {button}.getAttribute('aria-pressed') === 'false'")).await;
+    page.eval(&format!("{button}.click(); true")).await;
+    page.wait_for(&format!("{button}.getAttribute('aria-pressed') === 'true'")).await;
+    let list = app.get("/api/v1/me/watchlist", Some(&visitor.token)).await;
+    assert_eq!(list.assert_status(200)["auctions"], json!([auction]));
+
+    // Coming back shows it watched; a second click stops watching.
+    page.eval("location.hash = '#/'; true").await;
+    page.wait_for("!document.querySelector('.auction-room')").await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for(&format!("{button} && {button}.getAttribute('aria-pressed') === 'true'")).await;
+    page.eval(&format!("{button}.click(); true")).await;
+    page.wait_for(&format!("{button}.getAttribute('aria-pressed') === 'false'")).await;
+    let list = app.get("/api/v1/me/watchlist", Some(&visitor.token)).await;
+    assert_eq!(list.assert_status(200)["auctions"], json!([]));
+}

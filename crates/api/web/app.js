@@ -60,7 +60,7 @@ const T = {
     deposit: "保证金", startsAt: "开始时间", endsAt: "结束时间", softClose: "延时：结束前若干分钟内有出价则延长（分钟）",
     create_lot: "发起", registrations: "报名竞买人", organization: "机构", depositStatus: "保证金", confirmDeposit: "确认到账",
     deposit_unconfirmed: "待确认", deposit_held: "已确认", deposit_released: "已退还", deposit_credited: "已转入价款", deposit_forfeited: "已没收",
-    noRegistrations: "尚无报名",
+    noRegistrations: "尚无报名", watch: "关注此拍品", watching: "已关注（开拍和结束前会提醒您）",
   },
   en: {
     signin: "Sign in", signout: "Sign out", email: "E-mail", password: "Password", cancel: "Cancel",
@@ -120,7 +120,7 @@ const T = {
     deposit: "Deposit", startsAt: "Starts", endsAt: "Ends", softClose: "Soft close: a bid in the last minutes extends by (minutes)",
     create_lot: "Open the auction", registrations: "Registered bidders", organization: "Organisation", depositStatus: "Deposit", confirmDeposit: "Confirm receipt",
     deposit_unconfirmed: "Awaiting", deposit_held: "Confirmed", deposit_released: "Released", deposit_credited: "Credited to the deal", deposit_forfeited: "Forfeited",
-    noRegistrations: "Nobody has registered yet",
+    noRegistrations: "Nobody has registered yet", watch: "Watch this lot", watching: "Watching (you hear when it opens and before it ends)",
   },
 };
 const KINDS = { invention_patent: ["发明专利", "Invention patent"], utility_model: ["实用新型", "Utility model"],
@@ -1042,10 +1042,30 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
     price: h("strong", { class: "lot-price" }), facts: h("p", { class: "lot-facts muted" }),
     live: h("span", { class: "lot-live" }), bids: h("ol", { class: "lot-bids", reversed: true }),
     act: h("div", { class: "lot-act" }), msg: h("p", { class: "lot-msg", role: "status" }),
+    watch: h("button", { type: "button", class: "lot-watch", hidden: true, "aria-pressed": "false" }),
   };
+  // Anyone signed in may watch an open lot: the platform tells them when it opens and shortly
+  // before it ends, without registering to bid.
+  async function setUpWatch() {
+    if (!session || r.state.status === "closed") return;
+    let watching = false;
+    try { watching = (await api("GET", "/me/watchlist")).auctions.includes(r.id); } catch { return; }
+    const show = () => {
+      el.watch.hidden = false;
+      el.watch.setAttribute("aria-pressed", String(watching));
+      el.watch.textContent = watching ? t("watching") : t("watch");
+    };
+    el.watch.onclick = async () => {
+      el.watch.disabled = true;
+      try { await api(watching ? "DELETE" : "POST", `/auctions/${r.id}/watch`, watching ? undefined : {}); watching = !watching; show(); }
+      catch (err) { el.msg.textContent = problem(err); }
+      finally { el.watch.disabled = false; }
+    };
+    show();
+  }
   section.replaceChildren(
     h("h2", { id: "room-title" }, t("auctionRoom"), " ", el.live),
-    h("div", { class: "lot-head" }, el.status, el.price, el.clock), el.facts,
+    h("div", { class: "lot-head" }, el.status, el.price, el.clock, el.watch), el.facts,
     h("h3", {}, t("latestBids")), el.bids, el.act, el.msg);
   section.hidden = false;
 
@@ -1205,6 +1225,7 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
   render();
   refresh();
   connect();
+  setUpWatch();
 }
 
 async function loadSimilar(id, section) {
