@@ -1141,9 +1141,8 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
       section.classList.add("live-down");
       el.live.textContent = "";
       el.live.title = t("liveLotOff");
-      const delay = Math.min(15000, 1000 * 2 ** r.attempt) * (0.5 + Math.random() / 2);
+      r.retry = setTimeout(connect, backoff(r.attempt));
       r.attempt = Math.min(r.attempt + 1, 6);
-      r.retry = setTimeout(connect, delay);
     });
   }
   async function renderAction() {
@@ -1520,6 +1519,10 @@ function onLiveNotification(n) {
   }
 }
 
+// How long a dropped websocket waits before its `attempt`-th reconnect: doubling to 15 s, with
+// jitter so that a restarted server is not hit by every tab at once.
+const backoff = (attempt) => Math.min(15000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+
 // One websocket per signed-in tab, subscribed to the user's own topic; reconnects with backoff.
 const live = { ws: null, attempt: 0, timer: 0, stopped: true, authRetried: false };
 function liveStart() {
@@ -1563,9 +1566,8 @@ function liveConnect() {
     if (live.stopped || !session) return;
     document.body.classList.add("live-down");
     renderBadge();
-    const delay = Math.min(15000, 1000 * 2 ** live.attempt) * (0.5 + Math.random() / 2);
+    live.timer = setTimeout(liveConnect, backoff(live.attempt));
     live.attempt = Math.min(live.attempt + 1, 6);
-    live.timer = setTimeout(liveConnect, delay);
   });
 }
 // Back online or back to the tab: don't wait out the backoff.

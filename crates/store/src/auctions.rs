@@ -390,8 +390,7 @@ impl Store {
         let affected = run_statements(&tx, statements).await?;
         if affected != expected as u64 {
             // Only the summary's update can fall short: the log moved on, or there is no lot.
-            let exists = auction::Entity::find_by_id(id).one(&tx).await.map_err(storage)?.is_some();
-            return Err(if exists { LogError::Conflict } else { LogError::NotFound });
+            return Err(short_append(&tx, id).await);
         }
         outbox::append(&tx, announced).await.map_err(storage)?;
         if batch.award_change.is_some() {
@@ -450,22 +449,30 @@ impl Store {
         for (n, insert) in statements.enumerate() {
             let insert_sql = renumber_placeholders(&insert.sql, values.len());
             values.extend(insert.values.map(|v| v.0).unwrap_or_default());
-            use std::fmt::Write;
-            let _ = write!(sql, ", i{n} AS ({insert_sql} AND EXISTS (SELECT 1 FROM upd) RETURNING 1)");
+            sql.push_str(&format!(", i{n} AS ({insert_sql} AND EXISTS (SELECT 1 FROM upd) RETURNING 1)"));
             counted.push(format!("(SELECT count(*) FROM i{n})"));
         }
-        let _ = std::fmt::Write::write_fmt(&mut sql, format_args!(" SELECT {} AS affected", counted.join(" + ")));
+        sql.push_str(&format!(" SELECT {} AS affected", counted.join(" + ")));
         let statement = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
         let row = self.db.query_one_raw(statement).await.map_err(conflict_or_storage)?;
         let affected: i64 = row.map(|r| r.try_get("", "affected")).transpose().map_err(storage)?.unwrap_or(0);
         if affected != expected as i64 {
             // Nothing was written: every insert waits on the update, which found the log moved
             // on, or no lot.
-            let exists = auction::Entity::find_by_id(id).one(&self.db).await.map_err(storage)?.is_some();
-            return Err(if exists { LogError::Conflict } else { LogError::NotFound });
+            return Err(short_append(&self.db, id).await);
         }
         self.outbox_committed();
         Ok(())
+    }
+}
+
+/// Why an append changed fewer rows than it wrote: the lot's log moved on (another writer), or
+/// there is no such lot.
+async fn short_append(conn: &impl ConnectionTrait, id: Uuid) -> LogError {
+    match auction::Entity::find_by_id(id).one(conn).await {
+        Ok(Some(_)) => LogError::Conflict,
+        Ok(None) => LogError::NotFound,
+        Err(e) => storage(e),
     }
 }
 

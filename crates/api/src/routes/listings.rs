@@ -139,14 +139,18 @@ fn encode_cursor(cursor: PublicCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{}", cursor.published_at.to_rfc3339(), cursor.id))
 }
 
+/// The text inside an opaque cursor (URL-safe base64).
+fn cursor_text(cursor: &str) -> Result<String, ApiError> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid_cursor())?;
+    String::from_utf8(raw).map_err(|_| invalid_cursor())
+}
+
 fn decode_cursor(text: &str) -> Result<PublicCursor, ApiError> {
-    let invalid = invalid_cursor;
-    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
-    let (at, id) = raw.split_once('|').ok_or_else(invalid)?;
+    let raw = cursor_text(text)?;
+    let (at, id) = raw.split_once('|').ok_or_else(invalid_cursor)?;
     Ok(PublicCursor {
-        published_at: chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.to_utc(),
-        id: id.parse().map_err(|_| invalid())?,
+        published_at: chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid_cursor())?.to_utc(),
+        id: id.parse().map_err(|_| invalid_cursor())?,
     })
 }
 
@@ -407,11 +411,7 @@ pub async fn mine(
     let limit = query.limit()?;
     let after = match query.cursor.as_deref() {
         None => None,
-        Some(text) => {
-            let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid_cursor())?;
-            let raw = String::from_utf8(raw).map_err(|_| invalid_cursor())?;
-            Some(raw.parse::<ListingId>().map_err(|_| invalid_cursor())?)
-        }
+        Some(text) => Some(cursor_text(text)?.parse::<ListingId>().map_err(|_| invalid_cursor())?),
     };
     let (listings, more) = state.store.institute_listings(user.0.organization_id, after, limit).await?;
     let next_cursor = listings.last().filter(|_| more).map(|l| URL_SAFE_NO_PAD.encode(l.id.to_string()));
