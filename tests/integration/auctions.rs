@@ -60,6 +60,53 @@ async fn an_english_auction_runs_from_registration_to_a_sold_result() {
 }
 
 #[tokio::test]
+async fn the_bid_history_pages_back_from_the_newest_bid_to_the_first() {
+    let app = TestApp::spawn().await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (alice, _) = app.ready_bidder(&auction, &organizer).await;
+    let (bob, _) = app.ready_bidder(&auction, &organizer).await;
+    for i in 0..7 {
+        let who = if i % 2 == 0 { &alice } else { &bob };
+        bid(&app, &auction, who, 100_000 + i * 10_000).await.assert_status(201);
+    }
+    let seqs = |reply: &Value| -> Vec<u64> {
+        reply["bids"].as_array().unwrap().iter().map(|b| b["seq"].as_u64().unwrap()).collect()
+    };
+    let whole = app.get(&auction_path(&auction, "/bids"), None).await.assert_status(200).clone();
+    let all = seqs(&whole);
+    assert_eq!(all.len(), 7);
+    assert!(whole["older_before"].is_null());
+
+    let mut pages = Vec::new();
+    let mut path = auction_path(&auction, "/bids?limit=3");
+    loop {
+        let page = app.get(&path, None).await.assert_status(200).clone();
+        let page_seqs = seqs(&page);
+        assert!(page_seqs.windows(2).all(|w| w[0] < w[1]), "oldest first within a page: {page}");
+        pages.push(page_seqs);
+        match page["older_before"].as_u64() {
+            Some(before) => path = auction_path(&auction, &format!("/bids?limit=3&before={before}")),
+            None => break,
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    assert_eq!(pages[0], all[4..]);
+    let stitched: Vec<u64> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(stitched, all, "the pages hold every bid once");
+
+    // A page exactly as long as what is left says there is nothing older.
+    let exact = app.get(&auction_path(&auction, &format!("/bids?limit=3&before={}", all[3])), None).await;
+    assert_eq!(seqs(exact.assert_status(200)), all[..3]);
+    assert!(exact.body["older_before"].is_null(), "{}", exact.body);
+
+    for bad in ["limit=0", "limit=1001", "limit=-1", "before=0", "before=x", "page=2"] {
+        let reply = app.get(&auction_path(&auction, &format!("/bids?{bad}")), None).await;
+        reply.assert_error(422, "validation_failed");
+    }
+}
+
+#[tokio::test]
 async fn a_bid_retried_with_its_idempotency_key_is_counted_once() {
     let app = TestApp::spawn().await;
     let (auction, _) = app.english_auction(|_| {}).await;

@@ -265,16 +265,29 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| {
-                Ok(LogEntry {
-                    index: m.idx as u64,
-                    at: m.at,
-                    command: serde_json::from_value(m.command).map_err(json_err)?,
-                    events: serde_json::from_value::<Vec<Event>>(m.events).map_err(json_err)?,
-                    prev_hash: m.prev_hash,
-                    hash: m.hash,
-                })
-            })
+            .map(log_entry)
+            .collect()
+    }
+
+    /// Up to `limit` log entries with `index < below` (every index when `None`), newest first:
+    /// a lot's latest history without reading all of it.
+    pub async fn auction_log_newest(
+        &self,
+        id: AuctionId,
+        below: Option<u64>,
+        limit: u64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let mut query = auction_log::Entity::find().filter(auction_log::Column::AuctionId.eq(id.as_uuid()));
+        if let Some(below) = below {
+            query = query.filter(auction_log::Column::Idx.lt(below.min(i64::MAX as u64) as i64));
+        }
+        query
+            .order_by_desc(auction_log::Column::Idx)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(log_entry)
             .collect()
     }
 
@@ -728,6 +741,17 @@ impl AuctionLog for Store {
             .map_err(storage)?;
         Ok(ids.into_iter().map(Into::into).collect())
     }
+}
+
+fn log_entry(m: auction_log::Model) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry {
+        index: m.idx as u64,
+        at: m.at,
+        command: serde_json::from_value(m.command).map_err(json_err)?,
+        events: serde_json::from_value::<Vec<Event>>(m.events).map_err(json_err)?,
+        prev_hash: m.prev_hash,
+        hash: m.hash,
+    })
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //!
 //! Outbox throughput of the notification dispatcher, every figure beside a baseline measured in the
 //! same run on the same machine:
-//! 1. **baseline**: rendered notification e-mails sent straight through `SmtpMailer` (lettre, pooled)
-//!    into an SMTP sink, with the dispatcher's concurrency (`notifications.senders`): the raw rate.
+//! 1. **baseline**: rendered notification e-mails built into MIME and sent straight through lettre's
+//!    pooled `AsyncSmtpTransport` into an SMTP sink, with the dispatcher's concurrency
+//!    (`notifications.senders`): the raw rate. The product's `SmtpMailer` alone is measured beside
+//!    it (it holds lettre's connections itself and skips the pool's `NOOP` before every message).
 //! 2. **product**: the real server in-process (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
 //!    set or one answers on 127.0.0.1:5432), 1,000 users each with a websocket authenticated and
 //!    subscribed to `user`, 10,000 listings of theirs stored as approved (`Store::insert_listings`,
@@ -29,7 +31,9 @@ use achex_api::AppState;
 use achex_api::routes::notifications::{live_message, notification_view, preferences_of_many};
 use achex_core::{Lang, LangText, ListingId, SystemClock, UserId};
 use achex_listing::{Action, AuditEntry, Listing, ListingContent};
-use achex_notification::{Channel, Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, render};
+use achex_notification::{
+    Channel, Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, build_message, render,
+};
 use achex_server::notify::Notifier;
 use achex_server::settings::{MailTransport, Secret};
 use achex_server::startup::{mailer, notify_config};
@@ -38,6 +42,7 @@ use achex_store::{NewNotification, Store, Topic, User, notification_id};
 use achex_tests::measure::{ms, percentile};
 use actix_web::web;
 use futures_util::{SinkExt, StreamExt};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -377,19 +382,53 @@ fn rendered_emails(n: usize, base_url: &str) -> Vec<OutgoingEmail> {
         .collect()
 }
 
-async fn send_all(mailer: &SmtpMailer, emails: &[OutgoingEmail], concurrency: usize) {
-    futures_util::stream::iter(emails)
-        .for_each_concurrent(concurrency, |email| async move {
-            mailer.send(email).await.expect("the sink accepts every mail");
-        })
-        .await;
+/// What feeds the sink directly, without the product around it.
+enum RawMailer {
+    /// The baseline: lettre's own pooled transport, as its documentation sets it up, sending the
+    /// same MIME messages the product builds (`build_message`, timed with the sending).
+    Lettre(AsyncSmtpTransport<Tokio1Executor>, achex_notification::Sender),
+    /// The product's `SmtpMailer` alone (lettre's connections, held between messages), for
+    /// reference: how much of the gap to the baseline is the mailer.
+    Achex(SmtpMailer),
+}
+
+impl RawMailer {
+    fn new(achex: bool, url: &str) -> RawMailer {
+        if achex {
+            return RawMailer::Achex(SmtpMailer::from_url(url, sender()).expect("the sink's URL"));
+        }
+        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the sink's URL has a port");
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(port).build();
+        RawMailer::Lettre(transport, sender())
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            RawMailer::Lettre(..) => "raw lettre (AsyncSmtpTransport, pooled)",
+            RawMailer::Achex(_) => "achex SmtpMailer alone (connections held)",
+        }
+    }
+
+    async fn send(&self, email: &OutgoingEmail) {
+        match self {
+            RawMailer::Lettre(transport, from) => {
+                let message = build_message(email, from, chrono::Utc::now()).expect("a valid message");
+                transport.send(message).await.expect("the sink accepts every mail");
+            }
+            RawMailer::Achex(mailer) => mailer.send(email).await.expect("the sink accepts every mail"),
+        }
+    }
+}
+
+async fn send_all(mailer: &RawMailer, emails: &[OutgoingEmail], concurrency: usize) {
+    futures_util::stream::iter(emails).for_each_concurrent(concurrency, |email| mailer.send(email)).await;
 }
 
 /// Sends `emails` through `mailer` with `concurrency` sends at once (after a warm-up that opens the
 /// pool's connections); returns the rate from the first send to the last arrival `arrived`
 /// reports, and that time.
 async fn raw_send(
-    mailer: &SmtpMailer,
+    mailer: &RawMailer,
     emails: &[OutgoingEmail],
     warm_up: &[OutgoingEmail],
     concurrency: usize,
@@ -410,10 +449,11 @@ fn sender() -> achex_notification::Sender {
         .expect("the default sender is valid")
 }
 
-/// The raw rate into `sink`: `repeats` runs of `n` mails, each printed; returns the median.
-async fn bench_raw(sink: &FastSink, n: usize, repeats: usize, senders: usize) -> f64 {
+/// The raw rate into `sink` (or, with `achex`, the product's mailer's): `repeats` runs of `n`
+/// mails, each printed; returns the median.
+async fn bench_raw(sink: &FastSink, n: usize, repeats: usize, senders: usize, achex: bool) -> f64 {
     let base_url = Settings::defaults().mail.base_url;
-    let mailer = SmtpMailer::from_url(&sink.url, sender()).expect("the sink's URL");
+    let mailer = RawMailer::new(achex, &sink.url);
     let mut rates = Vec::with_capacity(repeats);
     let mut shown = Vec::with_capacity(repeats);
     for _ in 0..repeats {
@@ -432,7 +472,8 @@ async fn bench_raw(sink: &FastSink, n: usize, repeats: usize, senders: usize) ->
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     println!(
-        "raw lettre (SmtpMailer, pooled), {senders} at once → {:<24} {median:>8.0} mails/s   (median of {repeats} runs of {n} mails: {})",
+        "{}, {senders} at once → {:<24} {median:>8.0} mails/s   (median of {repeats} runs of {n} mails: {})",
+        mailer.name(),
         sink.name,
         shown.join(", ")
     );
@@ -447,7 +488,7 @@ async fn bench_raw_mailin(params: &Params, senders: usize) {
     let emails = rendered_emails(n, &base_url);
     let warm_up = rendered_emails(senders * 4, &base_url);
     let sink = achex_tests::smtp_sink::SmtpSink::start();
-    let mailer = SmtpMailer::from_url(&sink.url(), sender()).expect("the sink's URL");
+    let mailer = RawMailer::new(false, &sink.url());
     let (rate, elapsed) = raw_send(&mailer, &emails, &warm_up, senders, async |n| {
         sink.wait_for(n, Duration::from_secs(120)).await;
         Instant::now()
@@ -1106,9 +1147,11 @@ async fn main() {
     let stock = FastSink::start(false);
     println!("\n== baseline ==");
     // The delayed-ACK sink takes ~11 s per 1,000 mails and its rate hardly varies: one run.
-    let raw_stock = bench_raw(&stock, params.raw_mails.min(1_000), 1, senders).await;
+    let raw_stock = bench_raw(&stock, params.raw_mails.min(1_000), 1, senders, false).await;
     bench_raw_mailin(&params, senders).await;
-    let raw_before = bench_raw(&sink, params.raw_mails, 3, senders).await;
+    let raw_before = bench_raw(&sink, params.raw_mails, 3, senders, false).await;
+    let alone = bench_raw(&sink, params.raw_mails, 3, senders, true).await;
+    println!("  the product's mailer alone: {:.2}x raw lettre", alone / raw_before);
 
     bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &sink, raw_before).await;
     bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &stock, raw_stock).await;
@@ -1135,7 +1178,7 @@ async fn main() {
         bench_profile("PostgreSQL", Some(&url), &params, &sink, raw_before).await;
     }
     println!("\n== baseline again (drift check) ==");
-    bench_raw(&sink, params.raw_mails, 3, senders).await;
+    bench_raw(&sink, params.raw_mails, 3, senders, false).await;
     println!("load average: {}", load_average());
     sink.runtime.shutdown_background();
     stock.runtime.shutdown_background();

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::Body;
 use crate::routes::listings::is_owner;
 use crate::state::AppState;
-use achex_bidding_engine::engine::{Answer, EngineError, Idempotency, LotRecord, Request};
+use achex_bidding_engine::engine::{Answer, EngineError, Idempotency, LogEntry, LotRecord, Request};
 use achex_bidding_engine::{
     Auction, AuctionConfig, Command, DutchSchedule, EventKind, Format, Increment, IncrementTier, Outcome, PublicState,
     Rejection, SoftClose, Status,
@@ -535,33 +535,89 @@ pub struct BidHistoryEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BidHistoryView {
     pub auction_id: AuctionId,
+    /// Oldest first.
     pub bids: Vec<BidHistoryEntry>,
+    /// With `limit`: there are older bids; pass this as `before` for the page before this one.
+    pub older_before: Option<u64>,
 }
 
-/// Every accepted bid, by bidder code (never by name), oldest first.
-#[utoipa::path(get, path = "/api/v1/auctions/{id}/bids", tag = "auctions", params(("id" = AuctionId, Path)),
-    responses((status = 200, body = BidHistoryView), (status = 404, body = ErrorEnvelope)))]
-pub async fn bids(state: web::Data<AppState>, id: web::Path<AuctionId>) -> Result<HttpResponse, ApiError> {
+/// The most bids one page may ask for.
+pub const MAX_BID_PAGE: u64 = 1_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BidHistoryQuery {
+    /// Only the latest `limit` bids (1 to 1000); every bid when absent.
+    pub limit: Option<u64>,
+    /// Only bids with a smaller `seq` (the `older_before` of the page after).
+    pub before: Option<u64>,
+}
+
+/// Log entries read at a time when paging backwards; most entries hold one bid.
+const LOG_CHUNK: u64 = 256;
+
+fn bid_entries(entry: LogEntry) -> impl DoubleEndedIterator<Item = BidHistoryEntry> {
+    entry.events.into_iter().filter_map(|event| match event.kind {
+        EventKind::BidAccepted { bidder, amount, current_price, .. } => Some(BidHistoryEntry {
+            seq: event.seq,
+            at: event.at,
+            bidder_code: bidder.to_string(),
+            amount,
+            current_price,
+        }),
+        _ => None,
+    })
+}
+
+/// Accepted bids by bidder code (never by name), oldest first: all of them, or with `limit` the
+/// latest page (before `before`), so a live room reads the newest bids of a long auction
+/// without its whole history.
+#[utoipa::path(get, path = "/api/v1/auctions/{id}/bids", tag = "auctions",
+    params(("id" = AuctionId, Path), BidHistoryQuery),
+    responses((status = 200, body = BidHistoryView), (status = 404, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn bids(
+    state: web::Data<AppState>,
+    id: web::Path<AuctionId>,
+    query: web::Query<BidHistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    if query.limit.is_some_and(|l| !(1..=MAX_BID_PAGE).contains(&l)) {
+        return Err(ApiError::validation("limit", "out_of_range", "1 to 1000"));
+    }
+    if query.before == Some(0) {
+        return Err(ApiError::validation("before", "out_of_range", "a bid's seq, 1 or more"));
+    }
     state.store.auction(id).await?;
-    let bids = state
-        .store
-        .auction_log(id)
-        .await?
-        .into_iter()
-        .flat_map(|entry| entry.events)
-        .filter_map(|event| match event.kind {
-            EventKind::BidAccepted { bidder, amount, current_price, .. } => Some(BidHistoryEntry {
-                seq: event.seq,
-                at: event.at,
-                bidder_code: bidder.to_string(),
-                amount,
-                current_price,
-            }),
-            _ => None,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(BidHistoryView { auction_id: id, bids }))
+    let before = query.before.unwrap_or(u64::MAX);
+    let Some(limit) = query.limit else {
+        let bids = state.store.auction_log(id).await?.into_iter().flat_map(bid_entries);
+        let bids = bids.filter(|b| b.seq < before).collect();
+        return Ok(HttpResponse::Ok().json(BidHistoryView { auction_id: id, bids, older_before: None }));
+    };
+    // Newest first until one more than a page: that one says whether older bids exist.
+    let mut newest_first = Vec::with_capacity(limit as usize + 1);
+    let mut below = None;
+    'read: loop {
+        let entries = state.store.auction_log_newest(id, below, LOG_CHUNK).await?;
+        let full = entries.len() as u64 == LOG_CHUNK;
+        below = entries.last().map(|e| e.index);
+        for bid in entries.into_iter().flat_map(|e| bid_entries(e).rev()).filter(|b| b.seq < before) {
+            newest_first.push(bid);
+            if newest_first.len() as u64 > limit {
+                break 'read;
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    let older = newest_first.len() as u64 > limit;
+    newest_first.truncate(limit as usize);
+    let older_before = older.then(|| newest_first.last().map(|b| b.seq)).flatten();
+    newest_first.reverse();
+    Ok(HttpResponse::Ok().json(BidHistoryView { auction_id: id, bids: newest_first, older_before }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
