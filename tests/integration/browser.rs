@@ -180,6 +180,40 @@ async fn an_enterprise_in_the_auction_room_sees_a_rival_bid_arrive_live_and_outb
 }
 
 #[tokio::test]
+async fn a_visitor_opens_a_long_lots_whole_bid_history_from_the_room() {
+    let app = TestApp::spawn().await;
+    let (auction, listing) = live_lot(&app).await;
+    let organizer = app.organizer().await;
+    let (alice, _) = app.ready_bidder(&auction, &organizer).await;
+    let (bob, _) = app.ready_bidder(&auction, &organizer).await;
+    for i in 0..12 {
+        let who = if i % 2 == 0 { &alice } else { &bob };
+        let bid = json!({"amount": {"amount": 100_000 + i * 10_000, "currency": "CNY"}});
+        app.post(&format!("/api/v1/auctions/{auction}/bids"), Some(&who.token), bid).await.assert_status(201);
+    }
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url(&format!("/#/listings/{listing}"))).await;
+    // The room shows the latest ten, newest first, numbered from the count of bids.
+    let latest = page
+        .wait_for(
+            "document.querySelectorAll('.lot-bids li[data-seq]').length === 10 \
+             && [...document.querySelectorAll('.lot-bids li strong')].map((e) => e.textContent)",
+        )
+        .await;
+    assert_eq!(latest[0], "¥2,100");
+    assert_eq!(latest[9], "¥1,200");
+    page.eval("document.querySelector('.auction-room button.linkish').click(); true").await;
+    let all = page
+        .wait_for(
+            "document.querySelectorAll('.lot-bids-all li[data-seq]').length === 12 \
+             && [...document.querySelectorAll('.lot-bids-all li strong')].map((e) => e.textContent)",
+        )
+        .await;
+    assert_eq!(all[11], "¥1,000", "the first bid is last: {all}");
+}
+
+#[tokio::test]
 async fn an_enterprise_registers_from_the_auction_room_and_is_told_its_deposit_is_awaited() {
     let app = TestApp::spawn().await;
     let (auction, listing) = live_lot(&app).await;
@@ -242,6 +276,71 @@ async fn an_institute_puts_its_listing_up_for_auction_from_the_listing_page() {
     assert!(lot["state"].get("reserve_price").is_none());
     let result = app.get(&format!("/api/v1/auctions/{id}"), None).await;
     assert_eq!(result.assert_status(200)["state"]["next_minimum_bid"]["amount"], 100_000);
+}
+
+#[tokio::test]
+async fn an_institute_puts_up_a_dutch_lot_and_an_enterprise_accepts_it_at_the_falling_price_shown() {
+    let app = TestApp::spawn().await;
+    let (owner, reviewer) = (app.verified_institute("中国农业科学院").await, app.reviewer().await);
+    let listing = app.published(&owner, &reviewer).await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &owner).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for("document.querySelector('.auction-room form.lot-form')").await;
+    // Choosing Dutch shows its schedule and hides what an ascending lot asks for.
+    let shown = page
+        .eval(
+            "(() => { const f = document.querySelector('.auction-room form.lot-form'); \
+             f.format.value = 'dutch'; f.format.dispatchEvent(new Event('change')); \
+             const visible = (n) => !f.querySelector(`[data-field=${n}]`).hidden; \
+             return [visible('dutch_step'), visible('dutch_floor'), visible('increment'), visible('soft_close')]; })()",
+        )
+        .await;
+    assert_eq!(shown, json!([true, true, false, false]));
+    let starts = app.clock.now() + chrono::Duration::hours(1);
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "new Date(new Date({ms}).getTime() - new Date({ms}).getTimezoneOffset() * 60000).toISOString().slice(0, 16)",
+            ms = t.timestamp_millis()
+        )
+    };
+    page.eval(&format!(
+        "const f = document.querySelector('.auction-room form.lot-form'); \
+         f.starting_price.value = '1,000'; f.dutch_step.value = '100'; f.dutch_interval.value = '10'; \
+         f.dutch_floor.value = '500'; f.deposit.value = '100'; \
+         f.starts_at.value = {starts}; f.ends_at.value = {ends}; f.requestSubmit(); true",
+        starts = local(starts),
+        ends = local(starts + chrono::Duration::hours(2)),
+    ))
+    .await;
+    page.wait_for("document.querySelector('.auction-room .lot-status')?.dataset.status === 'upcoming'").await;
+    let lots = app.get(&format!("/api/v1/listings/{listing}/auctions"), None).await;
+    let auction = lots.assert_status(200)["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(lots.body["items"][0]["state"]["format"], "dutch");
+
+    // Live, and 25 minutes in: two drops of ¥100 from ¥1,000.
+    let organizer = app.organizer().await;
+    let (bidder, code) = app.ready_bidder(&auction, &organizer).await;
+    app.clock.advance(chrono::Duration::minutes(85));
+    app.tick().await;
+    let mut bidder_browser = Browser::launch().await;
+    let mut bidder_page = bidder_browser.open(&app.url("/")).await;
+    sign_in(&mut bidder_page, &bidder).await;
+    bidder_page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    let button = "document.querySelector('.auction-room button.accept')";
+    let label = bidder_page.wait_for(&format!("{button}?.textContent.includes('¥') && {button}.textContent")).await;
+    assert!(label.as_str().unwrap_or("").contains("¥800"), "{label}");
+    assert_eq!(bidder_page.eval("document.querySelector('.auction-room [name=max]') === null").await, true);
+    bidder_page.eval(&format!("{button}.click(); true")).await;
+    bidder_page.wait_for("document.querySelector('.auction-room .lot-status')?.dataset.status === 'closed'").await;
+
+    let result = app.get(&format!("/api/v1/auctions/{auction}/result"), None).await;
+    assert_eq!(result.assert_status(200)["outcome"], "sold");
+    assert_eq!(result.body["deals"][0]["price"]["amount"], 80_000);
+    let state = app.get(&format!("/api/v1/auctions/{auction}"), None).await;
+    assert_eq!(state.assert_status(200)["state"]["leader_code"], code.as_str());
 }
 
 #[tokio::test]

@@ -56,6 +56,9 @@ const T = {
     outcome_unsold_reserve_not_met: "流拍：未达保留价", outcome_no_bids: "流拍：无人出价", outcome_cancelled: "已取消",
     outcome_unsold_winner_defaulted: "流拍：买受人违约", liveLot: "实时", liveLotOff: "实时更新已断开，正在重连…",
     putUp: "发起竞价", format: "竞价方式", format_english: "增价拍卖（英式，可代理出价）", format_sealed_first_price: "密封报价（最高价成交）",
+    format_two_phase: "两阶段（自由报价后限时竞价）", format_dutch: "降价拍卖（荷兰式，先接受者得）", freeQuoteUntil: "自由报价截止",
+    dutchStep: "每次降价", dutchInterval: "降价间隔（分钟）", dutchFloor: "最低价（降至此价为止）", acceptAt: (m) => `以 ${m} 接受`,
+    bidHistory: "全部出价记录", earlierBids: "更早的出价",
     format_sealed_second_price: "密封报价（次高价成交）", startingPrice: "起拍价", increment: "加价幅度", reserve: "保留价（可选，不公开）",
     deposit: "保证金", startsAt: "开始时间", endsAt: "结束时间", softClose: "延时：结束前若干分钟内有出价则延长（分钟）",
     create_lot: "发起", registrations: "报名竞买人", organization: "机构", depositStatus: "保证金", confirmDeposit: "确认到账",
@@ -116,6 +119,10 @@ const T = {
     outcome_unsold_reserve_not_met: "Unsold: reserve not met", outcome_no_bids: "Unsold: no bids", outcome_cancelled: "Cancelled",
     outcome_unsold_winner_defaulted: "Unsold: the winner defaulted", liveLot: "Live", liveLotOff: "Live updates disconnected; reconnecting…",
     putUp: "Put up for auction", format: "Format", format_english: "English (ascending, proxy bids)", format_sealed_first_price: "Sealed bids, first price",
+    format_two_phase: "Two-phase (free quotes, then a timed round)", format_dutch: "Dutch (descending, first to accept wins)",
+    freeQuoteUntil: "Free quotes until", dutchStep: "Price drop per step", dutchInterval: "Minutes between drops",
+    dutchFloor: "Floor (the price stops falling here)", acceptAt: (m) => `Accept at ${m}`,
+    bidHistory: "Every bid", earlierBids: "Earlier bids",
     format_sealed_second_price: "Sealed bids, second price", startingPrice: "Starting price", increment: "Increment", reserve: "Reserve (optional, never shown)",
     deposit: "Deposit", startsAt: "Starts", endsAt: "Ends", softClose: "Soft close: a bid in the last minutes extends by (minutes)",
     create_lot: "Open the auction", registrations: "Registered bidders", organization: "Organisation", depositStatus: "Deposit", confirmDeposit: "Confirm receipt",
@@ -980,40 +987,71 @@ function countdown(ms) {
   return `${d ? `${d}d ` : ""}${two(hh)}:${two(mm)}:${two(ss)}`;
 }
 
-// The owner of a published listing without an open lot puts it up for auction here. Times are
-// entered in the browser's time zone and sent as UTC instants; money is parsed to fen exactly.
+// The owner of a published listing without an open lot puts it up for auction here, in any of
+// the five formats; each format shows only the fields it uses. Times are entered in the browser's
+// time zone and sent as UTC instants; money is parsed to fen exactly.
+const LOT_FIELDS = {
+  english: ["increment", "reserve", "soft_close"],
+  two_phase: ["increment", "reserve", "free_quote_until", "soft_close"],
+  sealed_first_price: ["reserve"],
+  sealed_second_price: ["reserve"],
+  dutch: ["dutch_step", "dutch_interval", "dutch_floor"],
+};
+const OPTIONAL_FIELDS = [...new Set(Object.values(LOT_FIELDS).flat())];
+
 function lotForm(listingId, section, reopen) {
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const start = new Date(Math.ceil(Date.now() / 300000) * 300000 + 300000);
-  const f = (name, label, attrs = {}) => h("label", {}, h("span", {}, label), h("input", { name, autocomplete: "off", ...attrs }));
+  const f = (name, label, attrs = {}) => h("label", { "data-field": name }, h("span", {}, label), h("input", { name, autocomplete: "off", ...attrs }));
   const status = h("p", { class: "error", role: "alert" });
+  const format = h("select", { name: "format" },
+    Object.keys(LOT_FIELDS).map((v) => h("option", { value: v }, t(`format_${v}`))));
   const form = h("form", { class: "lot-form" },
-    h("label", {}, h("span", {}, t("format")), h("select", { name: "format" },
-      ["english", "sealed_first_price", "sealed_second_price"].map((v) => h("option", { value: v }, t(`format_${v}`))))),
+    h("label", {}, h("span", {}, t("format")), format),
     f("starting_price", t("startingPrice"), { inputmode: "decimal", required: true }),
     f("increment", t("increment"), { inputmode: "decimal" }),
     f("reserve", t("reserve"), { inputmode: "decimal" }),
+    f("dutch_step", t("dutchStep"), { inputmode: "decimal" }),
+    f("dutch_interval", t("dutchInterval"), { type: "number", min: 1, max: 1440, value: 10 }),
+    f("dutch_floor", t("dutchFloor"), { inputmode: "decimal" }),
     f("deposit", t("deposit"), { inputmode: "decimal", required: true }),
     f("starts_at", t("startsAt"), { type: "datetime-local", value: local(start), required: true }),
+    f("free_quote_until", t("freeQuoteUntil"), { type: "datetime-local", value: local(new Date(start.getTime() + 2 * 86400000)) }),
     f("ends_at", t("endsAt"), { type: "datetime-local", value: local(new Date(start.getTime() + 3 * 86400000)), required: true }),
     f("soft_close", t("softClose"), { type: "number", min: 1, max: 60, value: 5 }),
     status, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("create_lot"))));
+  const showFields = () => {
+    const used = LOT_FIELDS[format.value];
+    for (const name of OPTIONAL_FIELDS) {
+      const on = used.includes(name);
+      form.querySelector(`[data-field="${name}"]`).hidden = !on;
+      // A Dutch lot needs its schedule; the others' optional fields stay optional.
+      form.elements[name].required = on && name.startsWith("dutch_");
+    }
+  };
+  format.addEventListener("change", showFields);
+  showFields();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = (n) => form.elements[n].value.trim();
+    const used = LOT_FIELDS[v("format")];
     const fen = {};
-    for (const n of ["starting_price", "increment", "reserve", "deposit"]) {
+    for (const n of ["starting_price", "increment", "reserve", "deposit", "dutch_step", "dutch_floor"]) {
+      if (!["starting_price", "deposit"].includes(n) && !used.includes(n)) { fen[n] = null; continue; }
       const p = parseYuan(v(n));
-      if (p.error) { status.textContent = `${t(n === "starting_price" ? "startingPrice" : n)}: ${t(p.error)}`; return; }
+      const label = { starting_price: "startingPrice", dutch_step: "dutchStep", dutch_floor: "dutchFloor" }[n] || n;
+      if (p.error) { status.textContent = `${t(label)}: ${t(p.error)}`; return; }
       fen[n] = p.value === null ? null : { amount: Number(p.value), currency: "CNY" };
     }
-    const english = v("format") === "english";
+    const instant = (n) => new Date(v(n)).toISOString();
     const minutes = Number(v("soft_close")) || 5;
     const body = { format: v("format"), starting_price: fen.starting_price, deposit: fen.deposit,
-      starts_at: new Date(v("starts_at")).toISOString(), ends_at: new Date(v("ends_at")).toISOString(),
+      starts_at: instant("starts_at"), ends_at: instant("ends_at"),
       ...(fen.reserve ? { reserve_price: fen.reserve } : {}),
-      ...(english && fen.increment ? { increment: fen.increment } : {}),
-      ...(english ? { extension: { window_secs: minutes * 60, extend_secs: minutes * 60 } } : {}) };
+      ...(fen.increment ? { increment: fen.increment } : {}),
+      ...(used.includes("free_quote_until") ? { free_quote_until: instant("free_quote_until") } : {}),
+      ...(used.includes("soft_close") ? { extension: { window_secs: minutes * 60, extend_secs: minutes * 60 } } : {}),
+      ...(used.includes("dutch_step") ? { dutch: { step: fen.dutch_step, floor: fen.dutch_floor, interval_secs: (Number(v("dutch_interval")) || 10) * 60 } } : {}) };
     try { await api("POST", `/listings/${listingId}/auctions`, body); reopen(); } catch (err) { status.textContent = problem(err); }
   });
   section.replaceChildren(h("h2", { id: "room-title" }, t("putUp")), form);
@@ -1036,13 +1074,32 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
   const lot = open || lots[0];
   if (!lot) return;
   const r = room = { id: lot.id, state: lot.state, offset: Date.parse(lot.server_time) - Date.now(), closed: false,
-    ws: null, tick: 0, retry: 0, attempt: 0, refreshing: false, again: false, bids: [] };
+    ws: null, tick: 0, ticks: 0, retry: 0, attempt: 0, refreshing: false, again: false, bids: [] };
   const el = {
     status: h("span", { class: "lot-status" }), clock: h("span", { class: "lot-clock", "aria-live": "off" }),
     price: h("strong", { class: "lot-price" }), facts: h("p", { class: "lot-facts muted" }),
     live: h("span", { class: "lot-live" }), bids: h("ol", { class: "lot-bids", reversed: true }),
     act: h("div", { class: "lot-act" }), msg: h("p", { class: "lot-msg", role: "status" }),
     watch: h("button", { type: "button", class: "lot-watch", hidden: true, "aria-pressed": "false" }),
+    history: h("section", { class: "lot-history", hidden: true }),
+    historyOpen: h("button", { type: "button", class: "linkish", hidden: true }, t("bidHistory")),
+  };
+  // The whole history, newest first, a page at a time: a snapshot taken when opened (the latest
+  // bids above stay live).
+  el.historyOpen.onclick = () => {
+    el.historyOpen.hidden = true;
+    const list = h("ol", { class: "lot-bids lot-bids-all", reversed: true, start: r.bidTotal || 1 });
+    const more = h("button", { type: "button" }, t("earlierBids"));
+    const err = h("p", { class: "error", role: "alert" });
+    el.history.replaceChildren(h("h3", {}, t("bidHistory")), list, more, err);
+    el.history.hidden = false;
+    pager({ list, more, err,
+      fetchPage: async (before) => {
+        const page = await api("GET", `/auctions/${r.id}/bids?limit=50${before ? `&before=${before}` : ""}`);
+        return { items: page.bids.reverse(), next_cursor: page.older_before };
+      },
+      render: (page) => page.items.map(bidItem),
+      empty: () => h("li", { class: "muted" }, t("noBids")) });
   };
   // Anyone signed in may watch an open lot: the platform tells them when it opens and shortly
   // before it ends, without registering to bid.
@@ -1066,10 +1123,12 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
   section.replaceChildren(
     h("h2", { id: "room-title" }, t("auctionRoom"), " ", el.live),
     h("div", { class: "lot-head" }, el.status, el.price, el.clock, el.watch), el.facts,
-    h("h3", {}, t("latestBids")), el.bids, el.act, el.msg);
+    h("h3", {}, t("latestBids")), el.bids, el.historyOpen, el.history, el.act, el.msg);
   section.hidden = false;
 
   const serverNow = () => Date.now() + r.offset;
+  const bidItem = (b) => h("li", { "data-seq": String(b.seq) },
+    h("span", {}, b.bidder_code), " ", h("strong", {}, b.amount ? money(b.amount) : "—"), " ", timeEl(b.at));
   function render() {
     const st = r.state;
     el.status.textContent = t(`lotStatus_${st.status}`);
@@ -1085,14 +1144,14 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
     ];
     el.facts.textContent = facts.filter(Boolean).join(" · ");
     el.bids.start = r.bidTotal || 1;
-    el.bids.replaceChildren(...(r.bids.length ? r.bids.map((b) => h("li", { "data-seq": String(b.seq) },
-      h("span", {}, b.bidder_code), " ", h("strong", {}, b.amount ? money(b.amount) : "—"), " ", timeEl(b.at)))
-      : [h("li", { class: "muted" }, t("noBids"))]));
+    el.bids.replaceChildren(...(r.bids.length ? r.bids.map(bidItem) : [h("li", { class: "muted" }, t("noBids"))]));
     tickClock();
     renderAction();
   }
   function tickClock() {
     const st = r.state;
+    // A Dutch price falls on the server's schedule without an event: read it again now and then.
+    if (st.format === "dutch" && st.status === "live" && ++r.ticks % 10 === 0) refresh();
     const target = st.status === "upcoming" ? st.starts_at : st.status === "free_quote" ? st.free_quote_until : st.ends_at;
     el.clock.textContent = st.status === "closed" || !target ? "" :
       `${st.status === "upcoming" ? t("startingIn") : t("endingIn")} ${countdown(Date.parse(target) - serverNow())}`;
@@ -1105,12 +1164,13 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
     try {
       do {
         r.again = false;
-        const [a, b] = await Promise.all([api("GET", `/auctions/${r.id}`), api("GET", `/auctions/${r.id}/bids`)]);
+        const [a, b] = await Promise.all([api("GET", `/auctions/${r.id}`), api("GET", `/auctions/${r.id}/bids?limit=10`)]);
         if (r.closed) return;
         r.state = a.state;
         r.offset = Date.parse(a.server_time) - Date.now();
-        r.bids = b.bids.slice(-10).reverse();
-        r.bidTotal = b.bids.length;
+        r.bids = b.bids.reverse();
+        r.bidTotal = a.state.bid_count;
+        el.historyOpen.hidden = !b.older_before || !el.history.hidden;
         render();
       } while (r.again && !r.closed);
     } catch { /* the next event or reconnect reads again */ } finally { r.refreshing = false; }
@@ -1172,35 +1232,62 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
       r.registration = undefined;
       return;
     }
-    if (el.act.querySelector("form.bid-form")) { el.act.querySelector("[name=amount]").placeholder = fenToYuan(String(st.next_minimum_bid?.amount ?? "")); return; }
+    // A proxy maximum exists in the ascending rounds only (not for sealed bids, Dutch
+    // acceptances or free quotes).
+    const proxies = (st.format === "english" || st.format === "two_phase") && st.status !== "free_quote";
+    const minimum = st.next_minimum_bid || st.current_price;
+    if (st.format === "dutch") {
+      // One click accepts at the price shown; if it fell meanwhile, the lot sells at the lower
+      // price of the moment the server accepts.
+      const accept = el.act.querySelector("button.accept") || h("button", { type: "button", class: "primary accept",
+        onclick: (e) => r.shownPrice && sendBid({ amount: r.shownPrice }, e.target) });
+      r.shownPrice = minimum;
+      accept.textContent = minimum ? t("acceptAt", money(minimum)) : t("placeBid");
+      if (!accept.isConnected) el.act.replaceChildren(who, h("p", { class: "muted" }, t("depositHeld")), accept);
+      return;
+    }
+    const existing = el.act.querySelector("form.bid-form");
+    if (existing) {
+      existing.querySelector("[name=amount]").placeholder = fenToYuan(String(minimum?.amount ?? ""));
+      existing.querySelector("[name=max]").closest("label").hidden = !proxies;
+      return;
+    }
     const amount = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", required: true,
-      placeholder: fenToYuan(String(st.next_minimum_bid?.amount ?? "")), "aria-label": t("yourBid") });
+      placeholder: fenToYuan(String(minimum?.amount ?? "")), "aria-label": t("yourBid") });
     const max = h("input", { name: "max", inputmode: "decimal", autocomplete: "off", "aria-label": t("yourMax") });
-    let key = null; // one Idempotency-Key per bid, reused if the same bid is sent again after a failure
-    let keyFor = "";
+    const maxLabel = h("label", { hidden: !proxies }, h("span", {}, t("yourMax")), max);
     const form = h("form", { class: "bid-form", onsubmit: async (e) => {
       e.preventDefault();
-      const a = parseYuan(amount.value), m = parseYuan(max.value);
+      const a = parseYuan(amount.value), m = maxLabel.hidden ? { value: null } : parseYuan(max.value);
       if (a.error || a.value === null) { el.msg.textContent = t(a.error || "invalidPrice"); return; }
       if (m.error) { el.msg.textContent = t(m.error); return; }
-      const currency = st.next_minimum_bid?.currency || "CNY";
+      const currency = minimum?.currency || "CNY";
       const body = { amount: { amount: Number(a.value), currency } };
       if (m.value !== null) body.max_amount = { amount: Number(m.value), currency };
-      const what = JSON.stringify(body);
-      if (what !== keyFor) { key = crypto.randomUUID(); keyFor = what; }
-      const button = form.querySelector("button");
-      button.disabled = true;
-      try {
-        await api("POST", `/auctions/${r.id}/bids`, body, { headers: { "Idempotency-Key": key } });
-        el.msg.textContent = t("bidAccepted", money(body.amount));
-        amount.value = ""; max.value = ""; keyFor = "";
-        refresh();
-      } catch (err) { el.msg.textContent = problem(err); if (err.status && err.status < 500) keyFor = ""; }
-      finally { button.disabled = false; }
+      if (await sendBid(body, form.querySelector("button"))) { amount.value = ""; max.value = ""; }
     } },
-      h("label", {}, h("span", {}, t("yourBid")), amount), h("label", {}, h("span", {}, t("yourMax")), max),
+      h("label", {}, h("span", {}, t("yourBid")), amount), maxLabel,
       h("button", { type: "submit", class: "primary" }, t("placeBid")));
     el.act.replaceChildren(who, h("p", { class: "muted" }, t("depositHeld")), form);
+  }
+  // One Idempotency-Key per bid, kept while the same bid is sent again after a failure that may
+  // not have reached the server; a new bid, or a clear answer, starts a new key.
+  let bidKey = null, bidKeyFor = "";
+  async function sendBid(body, button) {
+    const what = JSON.stringify(body);
+    if (what !== bidKeyFor) { bidKey = crypto.randomUUID(); bidKeyFor = what; }
+    button.disabled = true;
+    try {
+      await api("POST", `/auctions/${r.id}/bids`, body, { headers: { "Idempotency-Key": bidKey } });
+      el.msg.textContent = t("bidAccepted", money(body.amount));
+      bidKeyFor = "";
+      refresh();
+      return true;
+    } catch (err) {
+      el.msg.textContent = problem(err);
+      if (err.status && err.status < 500) bidKeyFor = "";
+      return false;
+    } finally { button.disabled = false; }
   }
   // Organizers and admins match deposits that arrive to the organisations behind the codes.
   async function renderDeposits() {
