@@ -124,6 +124,12 @@ pub struct EmbeddedOptions {
     /// Threads that run queries (see [`pool`]); one per core by default.
     pub search_threads: usize,
     pub ranking: Ranking,
+    /// How much lower than the rest of the process the writer and the threads it starts
+    /// (tantivy's indexing, merging and compressing threads) run: a `nice` increment, 0 for none.
+    /// Indexing is background work; when a burst of changes (a bulk approval, an import) arrives,
+    /// queries, bids and notifications come first and the index catches up with what is left. A
+    /// commit at 10 changes/s needs little CPU, so the freshness goal still holds.
+    pub writer_nice: i32,
 }
 
 impl Default for EmbeddedOptions {
@@ -135,6 +141,7 @@ impl Default for EmbeddedOptions {
             writer_memory_bytes: threads * 64_000_000,
             search_threads: cores,
             ranking: Ranking::default(),
+            writer_nice: 5,
         }
     }
 }
@@ -331,15 +338,28 @@ impl EmbeddedIndex {
 
     fn start(index: Index, f: Fields, options: EmbeddedOptions, dir: Option<PathBuf>) -> Result<Self, SearchError> {
         analysis::warm_up();
-        let writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(options.writer_threads.max(1), options.writer_memory_bytes)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let (tx, rx) = mpsc::channel();
         let thread_reader = Clone::clone(&reader);
+        // The writer is created on its own thread, after that thread's priority is lowered:
+        // tantivy's threads start from it and inherit the priority.
+        let (created, creation) = mpsc::sync_channel(1);
         let writer_thread = std::thread::Builder::new()
             .name("achex-search-writer".into())
-            .spawn(move || writer_loop(writer, thread_reader, f, rx))
+            .spawn(move || {
+                lower_thread_priority(options.writer_nice);
+                match index.writer_with_num_threads(options.writer_threads.max(1), options.writer_memory_bytes) {
+                    Ok(writer) => {
+                        let _ = created.send(Ok(()));
+                        writer_loop(writer, thread_reader, f, rx);
+                    }
+                    Err(e) => {
+                        let _ = created.send(Err(e));
+                    }
+                }
+            })
             .map_err(SearchError::backend)?;
+        creation.recv().map_err(SearchError::backend)??;
         Ok(EmbeddedIndex {
             shared: Arc::new(Shared {
                 reader,
@@ -388,6 +408,21 @@ impl Drop for EmbeddedIndex {
 
 /// Requests that arrive while one commit runs are committed together, up to this many.
 const MAX_GROUP: usize = 256;
+
+/// Lowers the calling thread's CPU priority by `nice` (Linux keeps a `nice` value per thread, and
+/// threads inherit their creator's). Without the permission or on another system the thread keeps
+/// its priority: only the order in which busy work is served depends on it.
+fn lower_thread_priority(nice: i32) {
+    if nice <= 0 || !cfg!(target_os = "linux") {
+        return;
+    }
+    let thread = rustix::thread::gettid();
+    let lowered = rustix::process::getpriority_process(Some(thread))
+        .and_then(|now| rustix::process::setpriority_process(Some(thread), now.saturating_add(nice).min(19)));
+    if let Err(e) = lowered {
+        tracing::debug!(error = %e, "the search writer keeps its CPU priority");
+    }
+}
 
 fn writer_loop(
     mut writer: IndexWriter<TantivyDocument>,
