@@ -817,3 +817,48 @@ impl SearchIndex for EmbeddedIndex {
         self.write(WriteOp::Compact).await
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The `nice` value in a `/proc/…/stat` line (its 19th field; the name in brackets may hold
+    /// spaces, so fields are counted after its closing bracket).
+    fn nice_in(stat: &str) -> i64 {
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        after_name.split(' ').nth(16).and_then(|n| n.parse().ok()).expect("the nice field")
+    }
+
+    /// The `nice` values of this process's threads whose name starts with `prefix`.
+    fn nice_of_threads(prefix: &str) -> Vec<i64> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if name.starts_with(prefix) {
+                found.push(nice_in(&std::fs::read_to_string(task.path().join("stat")).unwrap_or_default()));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_writer_and_the_tantivy_threads_it_starts_run_below_the_callers_priority() {
+        let own = nice_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+        let _index = EmbeddedIndex::in_memory_with(EmbeddedOptions {
+            writer_threads: 1,
+            writer_memory_bytes: 32_000_000,
+            writer_nice: 5,
+            ..Default::default()
+        })
+        .unwrap();
+        let lowered = (own + 5).min(19);
+        let writer = nice_of_threads("achex-search-wr");
+        let tantivy = nice_of_threads("thrd-tantivy");
+        assert!(!writer.is_empty() && !tantivy.is_empty(), "writer {writer:?}, tantivy {tantivy:?}");
+        assert!(
+            writer.iter().chain(&tantivy).all(|n| *n == lowered),
+            "writer {writer:?}, tantivy {tantivy:?}, own {own}"
+        );
+        assert!(nice_of_threads("achex-search-0").iter().all(|n| *n == own), "queries keep the caller's priority");
+    }
+}
