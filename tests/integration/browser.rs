@@ -379,6 +379,65 @@ async fn an_organizer_confirms_a_deposit_in_the_room_and_the_bidders_page_offers
 }
 
 #[tokio::test]
+async fn an_admin_cancels_a_live_lot_from_the_room_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let (auction, listing) = live_lot(&app).await;
+    let admin = app.admin().await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &admin).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for("document.querySelector('.auction-room form.lot-cancel')").await;
+    page.eval(
+        "const f = document.querySelector('.auction-room form.lot-cancel'); \
+         f.reason.value = '专利权属存在争议'; f.requestSubmit(); true",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelector('.auction-room .lot-status')?.dataset.status === 'closed' \
+         && !document.querySelector('.auction-room form.lot-cancel')",
+    )
+    .await;
+    let result = app.get(&format!("/api/v1/auctions/{auction}/result"), None).await;
+    assert_eq!(result.assert_status(200)["outcome"], "cancelled");
+    assert!(result.body.to_string().contains("专利权属存在争议"), "{}", result.body);
+}
+
+#[tokio::test]
+async fn an_admin_records_a_defaulting_winner_and_the_room_shows_the_runner_up() {
+    let app = TestApp::spawn().await;
+    let (auction, listing) = live_lot(&app).await;
+    let (organizer, admin) = (app.organizer().await, app.admin().await);
+    let (alice, alice_code) = app.ready_bidder(&auction, &organizer).await;
+    let (bob, bob_code) = app.ready_bidder(&auction, &organizer).await;
+    for (who, amount) in [(&alice, 100_000), (&bob, 110_000), (&alice, 120_000)] {
+        let bid = json!({"amount": {"amount": amount, "currency": "CNY"}});
+        app.post(&format!("/api/v1/auctions/{auction}/bids"), Some(&who.token), bid).await.assert_status(201);
+    }
+    app.clock.advance(chrono::Duration::hours(2));
+    app.tick().await;
+
+    let mut browser = Browser::launch().await;
+    let mut page = browser.open(&app.url("/")).await;
+    sign_in(&mut page, &admin).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    let facts = page.wait_for("document.querySelector('.auction-room button.lot-default') && document.querySelector('.lot-facts').textContent").await;
+    assert!(facts.as_str().unwrap_or("").contains(&alice_code), "{facts}");
+    page.eval("window.confirm = () => true; document.querySelector('.auction-room button.lot-default').click(); true")
+        .await;
+    let facts = page
+        .wait_for(&format!(
+            "document.querySelector('.lot-facts').textContent.includes({bob}) && document.querySelector('.lot-facts').textContent",
+            bob = json!(bob_code)
+        ))
+        .await;
+    assert!(facts.as_str().unwrap_or("").contains("¥1,100"), "the runner-up at its own highest bid: {facts}");
+    let result = app.get(&format!("/api/v1/auctions/{auction}/result"), None).await;
+    assert_eq!(result.assert_status(200)["deals"][0]["status"], "defaulted");
+}
+
+#[tokio::test]
 async fn a_signed_in_visitor_watches_a_lot_from_the_room_and_can_stop() {
     let app = TestApp::spawn().await;
     let (auction, listing) = live_lot(&app).await;

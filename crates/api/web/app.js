@@ -58,7 +58,8 @@ const T = {
     putUp: "发起竞价", format: "竞价方式", format_english: "增价拍卖（英式，可代理出价）", format_sealed_first_price: "密封报价（最高价成交）",
     format_two_phase: "两阶段（自由报价后限时竞价）", format_dutch: "降价拍卖（荷兰式，先接受者得）", freeQuoteUntil: "自由报价截止",
     dutchStep: "每次降价", dutchInterval: "降价间隔（分钟）", dutchFloor: "最低价（降至此价为止）", acceptAt: (m) => `以 ${m} 接受`,
-    bidHistory: "全部出价记录", earlierBids: "更早的出价",
+    bidHistory: "全部出价记录", earlierBids: "更早的出价", cancelLot: "取消拍卖", cancelReason: "取消原因（将告知竞买人）",
+    winnerDefaulted: "买受人违约", winnerDefaultedConfirm: (c) => `确认 ${c} 违约？其保证金将被没收，拍品转给次高出价者。`,
     format_sealed_second_price: "密封报价（次高价成交）", startingPrice: "起拍价", increment: "加价幅度", reserve: "保留价（可选，不公开）",
     deposit: "保证金", startsAt: "开始时间", endsAt: "结束时间", softClose: "延时：结束前若干分钟内有出价则延长（分钟）",
     create_lot: "发起", registrations: "报名竞买人", organization: "机构", depositStatus: "保证金", confirmDeposit: "确认到账",
@@ -122,7 +123,8 @@ const T = {
     format_two_phase: "Two-phase (free quotes, then a timed round)", format_dutch: "Dutch (descending, first to accept wins)",
     freeQuoteUntil: "Free quotes until", dutchStep: "Price drop per step", dutchInterval: "Minutes between drops",
     dutchFloor: "Floor (the price stops falling here)", acceptAt: (m) => `Accept at ${m}`,
-    bidHistory: "Every bid", earlierBids: "Earlier bids",
+    bidHistory: "Every bid", earlierBids: "Earlier bids", cancelLot: "Cancel the lot", cancelReason: "Reason (bidders are told)",
+    winnerDefaulted: "Winner defaulted", winnerDefaultedConfirm: (c) => `Record that ${c} defaulted? Its deposit is forfeited and the runner-up is offered the lot.`,
     format_sealed_second_price: "Sealed bids, second price", startingPrice: "Starting price", increment: "Increment", reserve: "Reserve (optional, never shown)",
     deposit: "Deposit", startsAt: "Starts", endsAt: "Ends", softClose: "Soft close: a bid in the last minutes extends by (minutes)",
     create_lot: "Open the auction", registrations: "Registered bidders", organization: "Organisation", depositStatus: "Deposit", confirmDeposit: "Confirm receipt",
@@ -1207,7 +1209,7 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
   }
   async function renderAction() {
     const st = r.state;
-    if (st.status === "closed") { el.act.replaceChildren(); return; }
+    if (st.status === "closed") { el.act.replaceChildren(...adminAfterClose(st)); return; }
     if (!session) { el.act.replaceChildren(h("p", { class: "muted" }, t("signinToBid"))); return; }
     if (["organizer", "admin"].includes(session.me?.role)) { renderDeposits(); return; }
     if (session.me?.role !== "enterprise_member") { el.act.replaceChildren(); return; }
@@ -1305,7 +1307,32 @@ async function auctionRoom(listingId, section, { isOwner = false } = {}) {
       } }, t("confirmDeposit")) : "")));
     el.act.replaceChildren(h("h3", {}, t("registrations")), list.length
       ? h("table", { class: "registrations" }, h("thead", {}, h("tr", {}, [t("bidder"), t("organization"), t("deposit"), t("depositStatus"), ""].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
-      : h("p", { class: "muted" }, t("noRegistrations")));
+      : h("p", { class: "muted" }, t("noRegistrations")), ...adminCancel());
+  }
+  // Admins may cancel an open lot, with a reason every bidder is told.
+  function adminCancel() {
+    if (session?.me?.role !== "admin") return [];
+    const reason = h("input", { name: "reason", required: true, maxlength: 2000, autocomplete: "off", "aria-label": t("cancelReason") });
+    const form = h("form", { class: "bid-form lot-cancel", onsubmit: async (e) => {
+      e.preventDefault();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try { await api("POST", `/auctions/${r.id}/cancel`, { reason: reason.value.trim() }); el.msg.textContent = ""; refresh(); }
+      catch (err) { el.msg.textContent = problem(err); }
+      finally { button.disabled = false; }
+    } }, h("label", {}, h("span", {}, t("cancelReason")), reason), h("button", { type: "submit", class: "danger" }, t("cancelLot")));
+    return [form];
+  }
+  // After a sale an admin records a winner who failed to complete: its deposit is forfeited and
+  // the runner-up is offered the lot at its own highest bid.
+  function adminAfterClose(st) {
+    if (session?.me?.role !== "admin" || st.outcome?.result !== "sold") return [];
+    return [h("button", { type: "button", class: "danger lot-default", onclick: async (e) => {
+      if (!confirm(t("winnerDefaultedConfirm", st.outcome.winner))) return;
+      e.target.disabled = true;
+      try { await api("POST", `/auctions/${r.id}/default`, { bidder_code: st.outcome.winner }); el.msg.textContent = ""; refresh(); }
+      catch (err) { el.msg.textContent = problem(err); e.target.disabled = false; }
+    } }, t("winnerDefaulted"))];
   }
   r.tick = setInterval(() => { if (!section.isConnected) closeRoom(); else tickClock(); }, 1000);
   render();
