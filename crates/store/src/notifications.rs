@@ -15,7 +15,9 @@ use crate::outbox::OutboxEvent;
 use achex_core::{NotificationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 /// The channel deliveries are queued for (the inbox needs none: the row is the delivery, and the
@@ -314,6 +316,9 @@ impl Store {
         lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        if self.backend() == sea_orm::DatabaseBackend::Postgres {
+            return self.claim_due_emails_in_one_statement(now, lease, limit).await;
+        }
         let free = || {
             Condition::any()
                 .add(notification_delivery::Column::ClaimedUntil.is_null())
@@ -355,6 +360,52 @@ impl Store {
                     .map(|notification| DueDelivery { notification, attempts: c.attempts })
             })
             .collect())
+    }
+
+    /// [`Store::claim_due_emails`] on PostgreSQL: one statement, so one round trip and one
+    /// implicit transaction, where the portable version takes five (select, begin, update,
+    /// commit, read the notifications). `FOR UPDATE SKIP LOCKED` leaves rows another sender is
+    /// claiming at this moment to it; rows it claimed and committed fail the lease condition.
+    async fn claim_due_emails_in_one_statement(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let sql = "WITH due AS ( \
+                SELECT notification_id FROM notification_deliveries \
+                WHERE channel = $1 AND status = 'pending' AND next_attempt_at <= $2 \
+                  AND (claimed_until IS NULL OR claimed_until < $2) \
+                ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+            claimed AS ( \
+                UPDATE notification_deliveries d SET claimed_until = $4 FROM due \
+                WHERE d.notification_id = due.notification_id AND d.channel = $1 \
+                RETURNING d.notification_id, d.attempts) \
+            SELECT n.id, n.event_id, n.user_id, n.kind, n.payload, n.created_at, n.read_at, claimed.attempts \
+            FROM claimed JOIN notifications n ON n.id = claimed.notification_id \
+            ORDER BY n.created_at, n.id";
+        let values: Vec<sea_orm::Value> =
+            vec![EMAIL.into(), now.into(), i64::try_from(limit).unwrap_or(i64::MAX).into(), (now + lease).into()];
+        let rows = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, values))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DueDelivery {
+                    notification: StoredNotification {
+                        id: row.try_get::<Uuid>("", "id")?.into(),
+                        event_id: row.try_get("", "event_id")?,
+                        user_id: row.try_get::<Uuid>("", "user_id")?.into(),
+                        kind: row.try_get("", "kind")?,
+                        payload: row.try_get("", "payload")?,
+                        created_at: row.try_get("", "created_at")?,
+                        read_at: row.try_get("", "read_at")?,
+                    },
+                    attempts: row.try_get("", "attempts")?,
+                })
+            })
+            .collect()
     }
 
     /// Records a sent e-mail.
