@@ -20,6 +20,21 @@ async fn sign_in(page: &mut Page<'_>, who: &Actor) {
     page.wait_for("document.body.classList.contains('live-on') && !document.querySelector('#signout').hidden").await;
 }
 
+/// The owner of `listing`, signed in on its page, where the lot form is offered.
+async fn open_lot_form(page: &mut Page<'_>, owner: &Actor, listing: &str) {
+    sign_in(page, owner).await;
+    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
+    page.wait_for("document.querySelector('.auction-room form.lot-form')").await;
+}
+
+/// JavaScript for the value of a `datetime-local` input showing `t` in the browser's time zone.
+fn local_input(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "new Date(new Date({ms}).getTime() - new Date({ms}).getTimezoneOffset() * 60000).toISOString().slice(0, 16)",
+        ms = t.timestamp_millis()
+    )
+}
+
 /// An English lot, live now, on a published listing: (auction id, listing id).
 async fn live_lot(app: &TestApp) -> (String, String) {
     let (auction, _owner) = app.english_auction(|_| {}).await;
@@ -241,24 +256,16 @@ async fn an_institute_puts_its_listing_up_for_auction_from_the_listing_page() {
 
     let mut browser = Browser::launch().await;
     let mut page = browser.open(&app.url("/")).await;
-    sign_in(&mut page, &owner).await;
-    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
-    page.wait_for("document.querySelector('.auction-room form.lot-form')").await;
+    open_lot_form(&mut page, &owner, &listing).await;
     // Times typed in the browser's zone: an hour from the server's now, for a day.
     let starts = app.clock.now() + chrono::Duration::hours(1);
-    let local = |t: chrono::DateTime<chrono::Utc>| {
-        format!(
-            "new Date(new Date({ms}).getTime() - new Date({ms}).getTimezoneOffset() * 60000).toISOString().slice(0, 16)",
-            ms = t.timestamp_millis()
-        )
-    };
     page.eval(&format!(
         "const f = document.querySelector('.auction-room form.lot-form'); \
          f.starting_price.value = '1,000'; f.increment.value = '100'; f.deposit.value = '100'; \
          f.reserve.value = '1500'; f.starts_at.value = {starts}; f.ends_at.value = {ends}; f.soft_close.value = '2'; \
          f.requestSubmit(); true",
-        starts = local(starts),
-        ends = local(starts + chrono::Duration::days(1)),
+        starts = local_input(starts),
+        ends = local_input(starts + chrono::Duration::days(1)),
     ))
     .await;
     // The room replaces the form: the lot is upcoming, with its starting price.
@@ -286,9 +293,7 @@ async fn an_institute_puts_up_a_dutch_lot_and_an_enterprise_accepts_it_at_the_fa
 
     let mut browser = Browser::launch().await;
     let mut page = browser.open(&app.url("/")).await;
-    sign_in(&mut page, &owner).await;
-    page.eval(&format!("location.hash = '#/listings/{listing}'; true")).await;
-    page.wait_for("document.querySelector('.auction-room form.lot-form')").await;
+    open_lot_form(&mut page, &owner, &listing).await;
     // Choosing Dutch shows its schedule and hides what an ascending lot asks for.
     let shown = page
         .eval(
@@ -300,19 +305,13 @@ async fn an_institute_puts_up_a_dutch_lot_and_an_enterprise_accepts_it_at_the_fa
         .await;
     assert_eq!(shown, json!([true, true, false, false]));
     let starts = app.clock.now() + chrono::Duration::hours(1);
-    let local = |t: chrono::DateTime<chrono::Utc>| {
-        format!(
-            "new Date(new Date({ms}).getTime() - new Date({ms}).getTimezoneOffset() * 60000).toISOString().slice(0, 16)",
-            ms = t.timestamp_millis()
-        )
-    };
     page.eval(&format!(
         "const f = document.querySelector('.auction-room form.lot-form'); \
          f.starting_price.value = '1,000'; f.dutch_step.value = '100'; f.dutch_interval.value = '10'; \
          f.dutch_floor.value = '500'; f.deposit.value = '100'; \
          f.starts_at.value = {starts}; f.ends_at.value = {ends}; f.requestSubmit(); true",
-        starts = local(starts),
-        ends = local(starts + chrono::Duration::hours(2)),
+        starts = local_input(starts),
+        ends = local_input(starts + chrono::Duration::hours(2)),
     ))
     .await;
     page.wait_for("document.querySelector('.auction-room .lot-status')?.dataset.status === 'upcoming'").await;

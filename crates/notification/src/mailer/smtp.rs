@@ -343,17 +343,21 @@ mod tests {
             });
             TinyServer { url, connections, messages }
         }
+
+        /// Sends three mails one after the other; returns the messages and connections seen.
+        async fn send_three(&self, mailer: &SmtpMailer) -> (usize, usize) {
+            for i in 0..3 {
+                mailer.send(&email_to(&format!("u{i}@b.example"))).await.unwrap();
+            }
+            (self.messages.load(Ordering::SeqCst), self.connections.load(Ordering::SeqCst))
+        }
     }
 
     #[tokio::test]
     async fn consecutive_mails_share_one_connection() {
         let server = TinyServer::start(false).await;
         let mailer = SmtpMailer::from_url(&server.url, "n@achex.example".parse().unwrap()).unwrap();
-        for i in 0..3 {
-            mailer.send(&email_to(&format!("u{i}@b.example"))).await.unwrap();
-        }
-        assert_eq!(server.messages.load(Ordering::SeqCst), 3);
-        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+        assert_eq!(server.send_three(&mailer).await, (3, 1), "(messages, connections)");
     }
 
     #[tokio::test]
@@ -362,11 +366,7 @@ mod tests {
         // Every idle connection counts as idle too long, so each is checked before reuse.
         let mailer =
             SmtpMailer::from_url(&server.url, "n@achex.example".parse().unwrap()).unwrap().verify_after(Duration::ZERO);
-        for i in 0..3 {
-            mailer.send(&email_to(&format!("u{i}@b.example"))).await.unwrap();
-        }
-        assert_eq!(server.messages.load(Ordering::SeqCst), 3);
-        assert_eq!(server.connections.load(Ordering::SeqCst), 3);
+        assert_eq!(server.send_three(&mailer).await, (3, 3), "(messages, connections)");
     }
 
     #[tokio::test]

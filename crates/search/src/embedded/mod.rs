@@ -852,9 +852,11 @@ mod tests {
         })
         .unwrap();
         let lowered = (own + 5).min(19);
+        // A thread shows its creator's name until it has run and named itself, so tantivy's
+        // workers may still be listed under the writer's name: count both.
         let writer = nice_of_threads("achex-search-wr");
         let tantivy = nice_of_threads("thrd-tantivy");
-        assert!(!writer.is_empty() && !tantivy.is_empty(), "writer {writer:?}, tantivy {tantivy:?}");
+        assert!(writer.len() + tantivy.len() >= 2, "the writer and tantivy's indexing thread: {writer:?} {tantivy:?}");
         assert!(
             writer.iter().chain(&tantivy).all(|n| *n == lowered),
             "writer {writer:?}, tantivy {tantivy:?}, own {own}"
