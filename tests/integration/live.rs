@@ -438,7 +438,9 @@ async fn a_watcher_that_never_reads_is_dropped_as_a_slow_consumer_while_another_
     /// Enough to overflow the kernel buffers and the 1,024-message queue of one connection.
     const EVENTS: u64 = 3_000;
     const BIDDERS: usize = 12;
-    let app = TestApp::spawn().await;
+    // The slow watcher answers no pings while it is not reading, so on a loaded machine the
+    // heartbeat's peer timeout (its own test is below) could close it first; here it must not.
+    let app = TestApp::spawn_with(|settings| settings.live.peer_timeout_secs = 3_600).await;
     let (auction, _) = app.english_auction(|_| {}).await;
     let organizer = app.organizer().await;
     let mut bidders = Vec::new();
@@ -532,4 +534,88 @@ async fn a_watcher_that_never_reads_is_dropped_as_a_slow_consumer_while_another_
         "the slow watcher was closed only after getting everything"
     );
     assert_eq!(received, (start + 1..start + 1 + received.len() as u64).collect::<Vec<_>>(), "a gapless prefix");
+}
+
+/// Opens a websocket by hand and returns the raw connection after the 101: a peer that reads the
+/// server's frames but never answers them, which no websocket library will play.
+async fn silent_peer(app: &TestApp) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).await.expect("connect");
+    let request = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send the handshake");
+    // Byte by byte up to the blank line, so no frame after the head is swallowed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte =
+            tokio::time::timeout(WAIT, stream.read_u8()).await.expect("the handshake within 10 s").expect("read");
+        head.push(byte);
+    }
+    let head = String::from_utf8(head).expect("an ASCII head");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+/// Reads one unmasked server frame: (opcode, payload). Server frames here are all short.
+async fn raw_frame(stream: &mut TcpStream, within: Duration) -> (u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut header = [0u8; 2];
+        stream.read_exact(&mut header).await.expect("a frame header");
+        assert_eq!(header[1] & 0x80, 0, "servers do not mask");
+        let length = usize::from(header[1] & 0x7f);
+        assert!(length < 126, "a short frame");
+        let mut payload = vec![0; length];
+        stream.read_exact(&mut payload).await.expect("a frame's payload");
+        (header[0] & 0x0f, payload)
+    };
+    tokio::time::timeout(within, read).await.expect("a frame in time")
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_no_pings_is_closed_as_timed_out() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.live.heartbeat_secs = 1;
+        settings.live.peer_timeout_secs = 2;
+    })
+    .await;
+    let mut peer = silent_peer(&app).await;
+    let connected = std::time::Instant::now();
+    let mut pings = 0;
+    let close = loop {
+        // Pings come every second and the close within three: ten seconds is never normal.
+        match raw_frame(&mut peer, WAIT).await {
+            (0x9, _) => pings += 1,
+            (0x8, payload) => break payload,
+            (opcode, payload) => panic!("unexpected frame {opcode:#x} {payload:?}"),
+        }
+    };
+    assert!(pings >= 1, "the silent peer was pinged before it was given up");
+    assert!(connected.elapsed() >= Duration::from_secs(2), "closed before the peer timeout");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1008, "policy violation");
+    assert_eq!(&close[2..], b"peer_timeout");
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_outlives_the_peer_timeout() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.live.heartbeat_secs = 1;
+        settings.live.peer_timeout_secs = 2;
+    })
+    .await;
+    let mut ws = connect(&app).await;
+    // The client library answers each ping with a pong as it reads it. Four pings span twice the
+    // peer timeout.
+    let mut pings = 0;
+    while pings < 4 {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a ping within 10 s") {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("the connection should only be pinged: {other:?}"),
+        }
+    }
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong", "the connection is still open");
 }

@@ -13,7 +13,7 @@
 //!   reason `slow_consumer`) and resyncs with `since`; it never slows the lot or the other
 //!   watchers.
 //! - Every message carries `server_time`, so countdowns never trust the client's clock.
-//! - Heartbeats find dead peers; frames over 64 KiB close the connection; a browser `Origin` must
+//! - Heartbeats find dead peers (closed with 1008 `peer_timeout`, see [`Heartbeat`]); frames over 64 KiB close the connection; a browser `Origin` must
 //!   be this server's own.
 //! - A server stop ([`Hub::stop`]) closes every connection with 1001 `server_stopping`; clients
 //!   reconnect and resync with `since`.
@@ -37,8 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, broadcast, mpsc, oneshot};
 use wire::{
-    Incoming, LotEvents, Outgoing, Reader, SocketBody, ping_frame, pong_frame, server_stopping, slow_consumer,
-    text_frame,
+    Incoming, LotEvents, Outgoing, Reader, SocketBody, peer_timeout_reason, ping_frame, pong_frame, server_stopping,
+    slow_consumer, text_frame,
 };
 
 mod wire;
@@ -46,8 +46,6 @@ mod wire;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Messages queued for one client before it counts as too slow.
 pub const OUTBOX_CAPACITY: usize = 1_024;
-const HEARTBEAT: Duration = Duration::from_secs(10);
-const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bids one connection may have in flight at once.
 const BIDS_IN_FLIGHT: usize = 16;
 /// Topics one connection may watch.
@@ -60,6 +58,23 @@ pub struct Encoded {
     pub frame: Bytes,
 }
 
+/// How the server finds dead peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// A ping goes to every connection this often.
+    pub interval: Duration,
+    /// A connection the server has heard nothing from (not even a pong) for this long is closed
+    /// with 1008 `peer_timeout`. A client that stops reading stops answering pings too, so this
+    /// is also the longest a stalled reader keeps its connection.
+    pub peer_timeout: Duration,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat { interval: Duration::from_secs(10), peer_timeout: Duration::from_secs(30) }
+    }
+}
+
 /// Per-lot relays from the engine to the websockets, and each connected user's channel.
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -67,6 +82,7 @@ pub struct Hub {
     users: std::sync::Mutex<HashMap<UserId, broadcast::Sender<Arc<str>>>>,
     /// Set when the server is stopping: every connection closes with 1001 (going away).
     stopping: tokio::sync::watch::Sender<bool>,
+    heartbeat: Heartbeat,
 }
 
 /// Messages a user channel may hold for a slow connection before it is dropped (it resyncs from
@@ -85,6 +101,10 @@ fn event_message(auction: AuctionId, event: &Event, now: chrono::DateTime<chrono
 }
 
 impl Hub {
+    pub fn new(heartbeat: Heartbeat) -> Hub {
+        Hub { heartbeat, ..Hub::default() }
+    }
+
     /// Closes every live connection with 1001 `server_stopping`, and every later one at once, so a
     /// graceful stop does not wait out its timeout for sockets that never end by themselves.
     /// Clients reconnect (to another process, or to this one restarted) and resync with `since`.
@@ -274,7 +294,8 @@ async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user:
     let mut topics: HashSet<AuctionId> = HashSet::new();
     let mut user_topic: Option<tokio::task::JoinHandle<()>> = None;
     let bids = Arc::new(Semaphore::new(BIDS_IN_FLIGHT));
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let Heartbeat { interval, peer_timeout } = state.hub.heartbeat;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_heard = tokio::time::Instant::now();
 
     // `None`: the connection is already gone; `Some(reason)`: close it with this reason.
@@ -283,7 +304,7 @@ async fn run(state: Arc<AppState>, socket: Socket, mut reader: Reader, mut user:
             _ = &mut gone => break None,
             _ = stopping.wait_for(|stopping| *stopping) => break Some(Some(server_stopping())),
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() > PEER_TIMEOUT { break Some(None); }
+                if last_heard.elapsed() > peer_timeout { break Some(Some(peer_timeout_reason())); }
                 if out.try_send(Outgoing::Frame(ping_frame())).is_err() { break Some(Some(slow_consumer())); }
             }
             frame = reader.next() => {

@@ -45,6 +45,7 @@ pub struct Settings {
     pub search: SearchSettings,
     pub mail: MailSettings,
     pub notifications: NotificationSettings,
+    pub live: LiveSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +146,14 @@ pub struct NotificationSettings {
     pub digest_hour_utc: u32,
     pub senders: usize,
     pub lease_secs: u32,
+}
+
+/// The live channel (websockets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSettings {
+    pub heartbeat_secs: u64,
+    pub peer_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

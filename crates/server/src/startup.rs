@@ -8,7 +8,7 @@ use achex_api::auth::{PasswordHasher, TokenService};
 use achex_api::files::BlobStore;
 use achex_api::metrics::Metrics;
 use achex_api::rate_limit::{Limit, LoginLimiter};
-use achex_api::ws::Hub;
+use achex_api::ws::{Heartbeat, Hub};
 use achex_api::{AppState, middleware_from_fn, record_metrics};
 use achex_bidding_engine::engine::{Engine, EngineConfig};
 use achex_core::Clock;
@@ -110,8 +110,25 @@ pub async fn build_state(settings: &Settings, store: Store, clock: Arc<dyn Clock
         blobs,
         metrics,
         engine,
-        hub: Hub::default(),
+        hub: Hub::new(heartbeat(settings)?),
         search,
+    })
+}
+
+/// The websockets' heartbeat, checked: a zero interval would never tick, and a timeout shorter
+/// than two intervals would close a healthy client whose pong was merely late.
+fn heartbeat(settings: &Settings) -> anyhow::Result<Heartbeat> {
+    let live = &settings.live;
+    anyhow::ensure!(live.heartbeat_secs > 0, "live.heartbeat_secs must be at least 1");
+    anyhow::ensure!(
+        live.peer_timeout_secs >= 2 * live.heartbeat_secs,
+        "live.peer_timeout_secs ({}) must be at least twice live.heartbeat_secs ({})",
+        live.peer_timeout_secs,
+        live.heartbeat_secs
+    );
+    Ok(Heartbeat {
+        interval: std::time::Duration::from_secs(live.heartbeat_secs),
+        peer_timeout: std::time::Duration::from_secs(live.peer_timeout_secs),
     })
 }
 
@@ -295,5 +312,22 @@ async fn stop_requested() {
         }
         // Without signal handlers the server is stopped through its handle only.
         _ => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_timeout_shorter_than_two_heartbeats_or_a_zero_heartbeat_is_refused() {
+        let mut settings = Settings::defaults();
+        assert_eq!(heartbeat(&settings).expect("the defaults hold"), Heartbeat::default());
+        settings.live.heartbeat_secs = 10;
+        settings.live.peer_timeout_secs = 19;
+        assert!(heartbeat(&settings).unwrap_err().to_string().contains("twice"));
+        settings.live.heartbeat_secs = 0;
+        settings.live.peer_timeout_secs = 30;
+        assert!(heartbeat(&settings).unwrap_err().to_string().contains("at least 1"));
     }
 }

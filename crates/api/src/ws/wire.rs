@@ -88,6 +88,10 @@ pub(super) fn slow_consumer() -> CloseReason {
     CloseReason { code: actix_http::ws::CloseCode::Policy, description: Some("slow_consumer".into()) }
 }
 
+pub(super) fn peer_timeout_reason() -> CloseReason {
+    CloseReason { code: actix_http::ws::CloseCode::Policy, description: Some("peer_timeout".into()) }
+}
+
 pub(super) fn server_stopping() -> CloseReason {
     CloseReason { code: actix_http::ws::CloseCode::Away, description: Some("server_stopping".into()) }
 }
