@@ -1351,3 +1351,57 @@ async fn organizers_see_who_is_behind_each_bidder_code_and_nobody_else_does() {
         .await
         .assert_error(404, "not_found");
 }
+
+/// Makes every insert of a log entry whose command mentions `marker` fail inside the database,
+/// after the append's transaction has begun (SQLite keeps that transaction open after such an
+/// error; PostgreSQL aborts it).
+async fn fail_appends_mentioning(app: &TestApp, marker: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(app.settings.database_url()).await.expect("a second connection");
+    let statements = if app.backend == "sqlite" {
+        vec![format!(
+            "CREATE TRIGGER fail_marked BEFORE INSERT ON auction_log WHEN NEW.command LIKE '%{marker}%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )]
+    } else {
+        vec![
+            "CREATE FUNCTION refuse_marked() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ \
+             LANGUAGE plpgsql"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER fail_marked BEFORE INSERT ON auction_log FOR EACH ROW \
+                 WHEN (NEW.command::text LIKE '%{marker}%') EXECUTE FUNCTION refuse_marked()"
+            ),
+        ]
+    };
+    for statement in statements {
+        db.execute_unprepared(&statement).await.expect("install the trigger");
+    }
+    db.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_bid_the_database_refuses_is_not_accepted_and_leaves_no_lock_behind() {
+    let app = TestApp::spawn().await;
+    let (auction, _) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let (alice, _) = app.ready_bidder(&auction, &organizer).await;
+    let (bob, _) = app.ready_bidder(&auction, &organizer).await;
+    bid(&app, &auction, &alice, 100_000).await.assert_status(201);
+    fail_appends_mentioning(&app, "130000").await;
+
+    bid(&app, &auction, &bob, 130_000).await.assert_error(503, "auction_unavailable");
+    // The failed append's transaction is gone: the next bids are written (a write lock left
+    // behind would fail them after the 10-second busy timeout, and a transaction left open on
+    // a pooled connection would fail the next append that connection runs).
+    for amount in [120_000, 140_000, 160_000, 180_000] {
+        let who = if amount % 40_000 == 0 { &alice } else { &bob };
+        bid(&app, &auction, who, amount).await.assert_status(201);
+    }
+    let state = public_state(&app, &auction).await;
+    assert_eq!(state["bid_count"], 5, "the refused bid is not counted");
+    assert_eq!(state["current_price"]["amount"], 180_000);
+    let log = app.state.store.auction_log(auction.parse().unwrap()).await.expect("the log");
+    let refused = log.iter().filter(|e| serde_json::to_string(&e.command).unwrap().contains("130000")).count();
+    assert_eq!(refused, 0, "the refused bid is not in the log");
+}
