@@ -575,13 +575,18 @@ async fn raw_frame(stream: &mut TcpStream, within: Duration) -> (u8, Vec<u8>) {
     tokio::time::timeout(within, read).await.expect("a frame in time")
 }
 
-#[tokio::test]
-async fn a_peer_that_answers_no_pings_is_closed_as_timed_out() {
-    let app = TestApp::spawn_with(|settings| {
+/// A server that pings every second and gives up on a peer silent for two.
+async fn fast_heartbeat_app() -> TestApp {
+    TestApp::spawn_with(|settings| {
         settings.live.heartbeat_secs = 1;
         settings.live.peer_timeout_secs = 2;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_no_pings_is_closed_as_timed_out() {
+    let app = fast_heartbeat_app().await;
     // Counted from before the handshake: the server's silence clock starts after this.
     let connecting = std::time::Instant::now();
     let mut peer = silent_peer(&app).await;
@@ -602,11 +607,7 @@ async fn a_peer_that_answers_no_pings_is_closed_as_timed_out() {
 
 #[tokio::test]
 async fn a_client_that_answers_pings_outlives_the_peer_timeout() {
-    let app = TestApp::spawn_with(|settings| {
-        settings.live.heartbeat_secs = 1;
-        settings.live.peer_timeout_secs = 2;
-    })
-    .await;
+    let app = fast_heartbeat_app().await;
     let mut ws = connect(&app).await;
     // The client library answers each ping with a pong as it reads it. Four pings span twice the
     // peer timeout.
