@@ -308,63 +308,23 @@ impl Store {
         Ok(result.rows_affected)
     }
 
-    /// Claims up to `limit` e-mails that are due, for `lease`. The claim's UPDATE is conditioned on
-    /// the old lease, so two senders never hold the same delivery.
+    /// Claims up to `limit` e-mails that are due, for `lease`, oldest first. The claim's UPDATE is
+    /// conditioned on the old lease, so two senders never hold the same delivery.
     pub async fn claim_due_emails(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        if self.backend() == sea_orm::DatabaseBackend::Postgres {
-            return self.claim_due_emails_in_one_statement(now, lease, limit).await;
+        match self.backend() {
+            sea_orm::DatabaseBackend::Postgres => self.claim_due_emails_in_one_statement(now, lease, limit).await,
+            _ => self.claim_due_emails_in_one_sqlite_statement(now, lease, limit).await,
         }
-        let free = || {
-            Condition::any()
-                .add(notification_delivery::Column::ClaimedUntil.is_null())
-                .add(notification_delivery::Column::ClaimedUntil.lt(now))
-        };
-        let candidates = notification_delivery::Entity::find()
-            .filter(notification_delivery::Column::Channel.eq(EMAIL))
-            .filter(notification_delivery::Column::Status.eq("pending"))
-            .filter(notification_delivery::Column::NextAttemptAt.lte(now))
-            .filter(free())
-            .order_by_asc(notification_delivery::Column::NextAttemptAt)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One UPDATE for the whole claim: the conditions are checked again on every row as it is
-        // updated, so a row another process claimed meanwhile is skipped, and RETURNING says
-        // which rows are ours.
-        let tx = self.write().await?;
-        let claimed = notification_delivery::Entity::update_many()
-            .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(now + lease))
-            .filter(notification_delivery::Column::NotificationId.is_in(candidates.iter().map(|c| c.notification_id)))
-            .filter(notification_delivery::Column::Channel.eq(EMAIL))
-            .filter(notification_delivery::Column::Status.eq("pending"))
-            .filter(free())
-            .exec_with_returning(&tx)
-            .await?;
-        tx.commit().await?;
-        let ids: Vec<NotificationId> = claimed.iter().map(|c| c.notification_id.into()).collect();
-        let mut by_id: std::collections::HashMap<NotificationId, StoredNotification> =
-            self.notifications_by_ids(&ids).await?.into_iter().map(|n| (n.id, n)).collect();
-        Ok(claimed
-            .into_iter()
-            .filter_map(|c| {
-                by_id
-                    .remove(&c.notification_id.into())
-                    .map(|notification| DueDelivery { notification, attempts: c.attempts })
-            })
-            .collect())
     }
 
     /// [`Store::claim_due_emails`] on PostgreSQL: one statement, so one round trip and one
-    /// implicit transaction, where the portable version takes five (select, begin, update,
-    /// commit, read the notifications). `FOR UPDATE SKIP LOCKED` leaves rows another sender is
+    /// implicit transaction, where a portable claim took five (select, begin, update, commit,
+    /// read the notifications). `FOR UPDATE SKIP LOCKED` leaves rows another sender is
     /// claiming at this moment to it; rows it claimed and committed fail the lease condition.
     async fn claim_due_emails_in_one_statement(
         &self,
@@ -406,6 +366,69 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// [`Store::claim_due_emails`] on SQLite: one `UPDATE … RETURNING`, whose returned rows
+    /// carry their notifications (read by primary key in the same statement). One hand-over to
+    /// the connection's worker thread and a row per mail, where a portable claim took five
+    /// hand-overs (select, begin, update, commit, read the notifications) and three rows per
+    /// mail: a claim of 64 took 5 ms, a fifth of a sender's round. A statement that writes takes
+    /// the write lock before it reads, so the due rows it picks cannot be claimed by another
+    /// process in between; rows claimed before it fail the lease condition.
+    async fn claim_due_emails_in_one_sqlite_statement(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let notification = |column: &str| {
+            format!(
+                "(SELECT n.{column} FROM notifications n WHERE n.id = notification_deliveries.notification_id) AS {column}"
+            )
+        };
+        let sql = format!(
+            "UPDATE notification_deliveries SET claimed_until = ? \
+             WHERE channel = ? AND notification_id IN ( \
+                SELECT notification_id FROM notification_deliveries \
+                WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? \
+                  AND (claimed_until IS NULL OR claimed_until < ?) \
+                ORDER BY next_attempt_at LIMIT ?) \
+             RETURNING notification_deliveries.notification_id AS id, notification_deliveries.attempts AS attempts, {}",
+            ["event_id", "user_id", "kind", "payload", "created_at", "read_at"].map(notification).join(", ")
+        );
+        let values: Vec<sea_orm::Value> = vec![
+            (now + lease).into(),
+            EMAIL.into(),
+            EMAIL.into(),
+            now.into(),
+            now.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ];
+        let rows = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values))
+            .await?;
+        let mut due = rows
+            .into_iter()
+            .map(|row| {
+                Ok(DueDelivery {
+                    notification: StoredNotification {
+                        id: row.try_get::<Uuid>("", "id")?.into(),
+                        event_id: row.try_get("", "event_id")?,
+                        user_id: row.try_get::<Uuid>("", "user_id")?.into(),
+                        kind: row.try_get("", "kind")?,
+                        payload: serde_json::from_str(&row.try_get::<String>("", "payload")?)
+                            .map_err(|e| StoreError::Corrupt(format!("a notification's payload: {e}")))?,
+                        created_at: row.try_get("", "created_at")?,
+                        read_at: row.try_get("", "read_at")?,
+                    },
+                    attempts: row.try_get("", "attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING gives no order; mail goes out oldest first, as on PostgreSQL.
+        due.sort_by_key(|d| (d.notification.created_at, d.notification.id));
+        Ok(due)
     }
 
     /// Records a sent e-mail.

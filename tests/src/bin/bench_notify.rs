@@ -976,7 +976,7 @@ async fn replay_send(
     let mut steps = Steps::default();
     let t = Instant::now();
     let due = store.claim_due_emails(state.clock.now(), chrono::Duration::seconds(60), batch).await.expect("claim");
-    steps.add("claim_due_emails (one statement on PostgreSQL)", t.elapsed(), 1);
+    steps.add("claim_due_emails (one statement)", t.elapsed(), 1);
     let t = Instant::now();
     let mut users: Vec<UserId> = due.iter().map(|d| d.notification.user_id).collect();
     users.sort_unstable();
