@@ -477,6 +477,10 @@ async fn approval_and_rejection_reach_the_listing_owner() {
     let rejected = page["items"].as_array().unwrap().iter().find(|n| n["kind"] == "listing_rejected").unwrap();
     assert_eq!(rejected["data"]["reason"], "缺少专利证书");
     assert!(rejected["body"].as_str().unwrap().contains("缺少专利证书"));
+    // The notification names the listing by its id and its title in both languages.
+    let listing = app.get(&format!("/api/v1/listings/{draft}"), Some(&owner.token)).await;
+    assert_eq!(rejected["data"]["listing_id"], draft.as_str());
+    assert_eq!(rejected["data"]["listing_title"], listing.assert_status(200)["title"]);
 }
 
 #[tokio::test]

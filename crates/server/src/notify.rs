@@ -18,13 +18,13 @@ use achex_api::routes::search::SearchParams;
 use achex_bidding_engine::engine::LogEntry;
 use achex_bidding_engine::{Command, EventKind, Outcome, Status};
 use achex_core::{AuctionId, LangText, ListingId, Money, NotificationId, UserId};
-use achex_listing::{Listing, ListingStatus};
+use achex_listing::ListingStatus;
 use achex_notification::{
     Channel, ListingChange, Mailer, MatchedListing, NotificationKind, NotificationPayload, OutgoingEmail, Preferences,
     Recipient, RetryPolicy, render,
 };
 use achex_search::Sort;
-use achex_store::{DueDelivery, NewNotification, OutboxEvent, SavedSearch, Topic, User};
+use achex_store::{DueDelivery, ListingTitle, NewNotification, OutboxEvent, SavedSearch, Topic, User};
 use actix_web::web;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -95,14 +95,15 @@ impl std::fmt::Debug for Notifier {
 /// `None` when it no longer exists.
 fn derive_listing(
     event: &OutboxEvent,
-    listing: Option<&Listing>,
+    listing_id: ListingId,
+    listing: Option<&ListingTitle>,
 ) -> anyhow::Result<Vec<(UserId, NotificationPayload, Uuid)>> {
     let Some(listing) = listing else { return Ok(Vec::new()) };
-    let title = listing.content.title.clone();
+    let title = listing.title.clone();
     let payload = match event.kind.as_str() {
-        "approved" => NotificationPayload::ListingApproved { listing_id: listing.id, listing_title: title },
+        "approved" => NotificationPayload::ListingApproved { listing_id, listing_title: title },
         "rejected" => NotificationPayload::ListingRejected {
-            listing_id: listing.id,
+            listing_id,
             listing_title: title,
             reason: event.payload.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
         },
@@ -185,12 +186,13 @@ impl Notifier {
         }
         let listing_ids: Vec<ListingId> =
             events.iter().filter(|e| e.topic == Topic::Listing).map(|e| ListingId(e.subject)).collect();
-        let listings: HashMap<ListingId, Listing> =
-            self.state.store.listings_by_ids(&listing_ids).await?.into_iter().map(|l| (l.id, l)).collect();
+        let listings = self.state.store.listing_titles(&listing_ids).await?;
         let mut derived = Vec::new();
         for event in &events {
             let more = match event.topic {
-                Topic::Listing => derive_listing(event, listings.get(&ListingId(event.subject))),
+                Topic::Listing => {
+                    derive_listing(event, ListingId(event.subject), listings.get(&ListingId(event.subject)))
+                }
                 Topic::Auction => self.derive_auction(event).await,
             };
             derived.extend(more.with_context(|| format!("outbox event {}", event.position))?);

@@ -24,7 +24,7 @@ pub use attachments::{Attachment, NewAttachment};
 pub use auctions::{AuctionPhase, AuctionRow, Deal};
 pub use connection::{Durability, Store};
 pub use error::StoreError;
-pub use listings::{HitFacts, HitInstitute, ListingFilter, ListingPage, PublicCursor};
+pub use listings::{HitFacts, HitInstitute, ListingFilter, ListingPage, ListingTitle, PublicCursor};
 pub use notifications::{
     DueDelivery, InboxCursor, NewNotification, ParkedDelivery, StoredNotification, notification_id,
 };
