@@ -158,7 +158,15 @@ impl TestApp {
         let indexer = app.indexer();
         let notifier = app.notifier();
         tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        // The server closes a keep-alive connection idle for 5 s (actix's default). A client that
+        // reuses one at that very moment gets `IncompleteMessage`, as happened to a browser test
+        // that left the client idle while Chromium worked: this client never reuses a connection
+        // idle for more than 2 s.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("client");
         TestApp {
             address,
             client,
