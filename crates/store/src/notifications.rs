@@ -78,6 +78,22 @@ impl From<notification::Model> for StoredNotification {
     }
 }
 
+/// A claimed delivery from a claim's row (`payload` decoded by the caller, per backend).
+fn due_delivery(row: &sea_orm::QueryResult, payload: serde_json::Value) -> Result<DueDelivery, StoreError> {
+    Ok(DueDelivery {
+        notification: StoredNotification {
+            id: row.try_get::<Uuid>("", "id")?.into(),
+            event_id: row.try_get("", "event_id")?,
+            user_id: row.try_get::<Uuid>("", "user_id")?.into(),
+            kind: row.try_get("", "kind")?,
+            payload,
+            created_at: row.try_get("", "created_at")?,
+            read_at: row.try_get("", "read_at")?,
+        },
+        attempts: row.try_get("", "attempts")?,
+    })
+}
+
 /// Position in a user's inbox (newest first): the last row's `(created_at, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxCursor {
@@ -350,22 +366,7 @@ impl Store {
             .db
             .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, values))
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(DueDelivery {
-                    notification: StoredNotification {
-                        id: row.try_get::<Uuid>("", "id")?.into(),
-                        event_id: row.try_get("", "event_id")?,
-                        user_id: row.try_get::<Uuid>("", "user_id")?.into(),
-                        kind: row.try_get("", "kind")?,
-                        payload: row.try_get("", "payload")?,
-                        created_at: row.try_get("", "created_at")?,
-                        read_at: row.try_get("", "read_at")?,
-                    },
-                    attempts: row.try_get("", "attempts")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| due_delivery(row, row.try_get("", "payload")?)).collect()
     }
 
     /// [`Store::claim_due_emails`] on SQLite: one `UPDATE … RETURNING`, whose returned rows
@@ -409,21 +410,12 @@ impl Store {
             .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values))
             .await?;
         let mut due = rows
-            .into_iter()
+            .iter()
             .map(|row| {
-                Ok(DueDelivery {
-                    notification: StoredNotification {
-                        id: row.try_get::<Uuid>("", "id")?.into(),
-                        event_id: row.try_get("", "event_id")?,
-                        user_id: row.try_get::<Uuid>("", "user_id")?.into(),
-                        kind: row.try_get("", "kind")?,
-                        payload: serde_json::from_str(&row.try_get::<String>("", "payload")?)
-                            .map_err(|e| StoreError::Corrupt(format!("a notification's payload: {e}")))?,
-                        created_at: row.try_get("", "created_at")?,
-                        read_at: row.try_get("", "read_at")?,
-                    },
-                    attempts: row.try_get("", "attempts")?,
-                })
+                // An expression's value comes back as SQLite stored it: the JSON's text.
+                let payload = serde_json::from_str(&row.try_get::<String>("", "payload")?)
+                    .map_err(|e| StoreError::Corrupt(format!("a notification's payload: {e}")))?;
+                due_delivery(row, payload)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         // RETURNING gives no order; mail goes out oldest first, as on PostgreSQL.
