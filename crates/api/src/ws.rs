@@ -13,8 +13,8 @@
 //!   reason `slow_consumer`) and resyncs with `since`; it never slows the lot or the other
 //!   watchers.
 //! - Every message carries `server_time`, so countdowns never trust the client's clock.
-//! - Heartbeats find dead peers (closed with 1008 `peer_timeout`, see [`Heartbeat`]); frames over 64 KiB close the connection; a browser `Origin` must
-//!   be this server's own.
+//! - Heartbeats find dead peers (closed with 1008 `peer_timeout`, see [`Heartbeat`]); frames
+//!   over 64 KiB close the connection; a browser `Origin` must be this server's own.
 //! - A server stop ([`Hub::stop`]) closes every connection with 1001 `server_stopping`; clients
 //!   reconnect and resync with `since`.
 

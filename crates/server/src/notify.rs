@@ -191,7 +191,8 @@ impl Notifier {
         for event in &events {
             let more = match event.topic {
                 Topic::Listing => {
-                    derive_listing(event, ListingId(event.subject), listings.get(&ListingId(event.subject)))
+                    let listing = ListingId(event.subject);
+                    derive_listing(event, listing, listings.get(&listing))
                 }
                 Topic::Auction => self.derive_auction(event).await,
             };

@@ -264,30 +264,52 @@ impl Store {
         &self,
         ids: &[ListingId],
     ) -> Result<std::collections::HashMap<ListingId, ListingTitle>, StoreError> {
+        let rows: Vec<(Uuid, Uuid, achex_core::LangText)> = self
+            .json_rows_for_ids(
+                ids,
+                (
+                    "id, created_by, content->'title'",
+                    "hex(id), hex(created_by), json(json_extract(content, '$.title'))",
+                ),
+                "listings WHERE id",
+                "listing titles",
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, created_by, title)| (ListingId::from(id), ListingTitle { title, created_by: created_by.into() }))
+            .collect())
+    }
+
+    /// Rows about `ids`, which the database aggregates into one JSON array per chunk of 500 ids:
+    /// one query and one row back per chunk (see [`Store::public_hit_facts`] for why). `columns`
+    /// are each row's expressions on (PostgreSQL, SQLite), where ids are hex (SQLite keeps them
+    /// as blobs); `from_where` is what stands between `FROM` and the ids' `IN` list.
+    async fn json_rows_for_ids<T: serde::de::DeserializeOwned>(
+        &self,
+        ids: &[ListingId],
+        columns: (&str, &str),
+        from_where: &str,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let backend = self.backend();
-        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let (aggregate, placeholders) = match backend {
                 sea_orm::DatabaseBackend::Postgres => (
-                    "json_agg(json_build_array(id, created_by, content->'title'))::text",
+                    format!("json_agg(json_build_array({}))::text", columns.0),
                     (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
                 ),
-                _ => (
-                    "json_group_array(json_array(hex(id), hex(created_by), json(json_extract(content, '$.title'))))",
-                    vec!["?"; chunk.len()].join(", "),
-                ),
+                _ => (format!("json_group_array(json_array({}))", columns.1), vec!["?"; chunk.len()].join(", ")),
             };
-            let sql = format!("SELECT {aggregate} AS titles FROM listings WHERE id IN ({placeholders})");
+            let sql = format!("SELECT {aggregate} AS aggregated FROM {from_where} IN ({placeholders})");
             let values: Vec<sea_orm::Value> = chunk.iter().map(|id| id.as_uuid().into()).collect();
             let row = self.db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
-            let Some(json) = row.map(|r| r.try_get::<Option<String>>("", "titles")).transpose()?.flatten() else {
+            let Some(json) = row.map(|r| r.try_get::<Option<String>>("", "aggregated")).transpose()?.flatten() else {
                 continue;
             };
-            let rows: Vec<(Uuid, Uuid, achex_core::LangText)> =
-                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("listing titles: {e}")))?;
-            for (id, created_by, title) in rows {
-                found.insert(ListingId::from(id), ListingTitle { title, created_by: created_by.into() });
-            }
+            let rows: Vec<T> = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+            found.extend(rows);
         }
         Ok(found)
     }
@@ -309,55 +331,42 @@ impl Store {
         /// ids are hex on SQLite (where they are blobs) and hyphenated on PostgreSQL, `verified` is
         /// 0/1 on SQLite.
         type Row = (Uuid, String, Uuid, String, serde_json::Value, Option<Uuid>, Option<PublicState>);
-        let backend = self.backend();
+        // Driven from the listings' primary key, then one organisation and one lot lookup per
+        // hit. The status is checked here, not in SQL: with the status in the WHERE clause
+        // SQLite's planner preferred the public-feed index and scanned every published listing.
+        let rows: Vec<Row> = self
+            .json_rows_for_ids(
+                ids,
+                (
+                    "l.id, l.status, o.id, o.name, o.verified, a.id, a.summary",
+                    "hex(l.id), l.status, hex(o.id), o.name, o.verified, nullif(hex(a.id), ''), json(a.summary)",
+                ),
+                "listings l JOIN organizations o ON o.id = l.institute_id \
+                 LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
+                "hit facts",
+            )
+            .await?;
         let mut found: std::collections::HashMap<ListingId, HitFacts> =
             std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            // Driven from the listings' primary key, then one organisation and one lot lookup per
-            // hit. The status is checked here, not in SQL: with the status in the WHERE clause
-            // SQLite's planner preferred the public-feed index and scanned every published listing.
-            let (aggregate, placeholders) = match backend {
-                sea_orm::DatabaseBackend::Postgres => (
-                    "json_agg(json_build_array(l.id, l.status, o.id, o.name, o.verified, a.id, a.summary))::text",
-                    (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
-                ),
-                _ => (
-                    "json_group_array(json_array(hex(l.id), l.status, hex(o.id), o.name, o.verified, nullif(hex(a.id), ''), \
-                     json(a.summary)))",
-                    vec!["?"; chunk.len()].join(", "),
-                ),
-            };
-            let sql = format!(
-                "SELECT {aggregate} AS facts FROM listings l JOIN organizations o ON o.id = l.institute_id \
-                 LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id IN ({placeholders})"
-            );
-            let values: Vec<sea_orm::Value> = chunk.iter().map(|id| id.as_uuid().into()).collect();
-            let row = self.db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
-            let Some(json) = row.map(|r| r.try_get::<Option<String>>("", "facts")).transpose()?.flatten() else {
+        for (listing, status, institute, name, verified, lot, summary) in rows {
+            if status != ListingStatus::Published.as_str() {
                 continue;
-            };
-            let rows: Vec<Row> =
-                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("hit facts: {e}")))?;
-            for (listing, status, institute, name, verified, lot, summary) in rows {
-                if status != ListingStatus::Published.as_str() {
-                    continue;
-                }
-                let open_lot = lot.zip(summary).map(|(id, s)| (achex_core::AuctionId::from(id), s));
-                let facts = found.entry(ListingId::from(listing)).or_insert_with(|| HitFacts {
-                    institute: HitInstitute {
-                        id: institute.into(),
-                        name,
-                        verified: verified.as_bool().unwrap_or(verified.as_i64() == Some(1)),
-                    },
-                    open_lot: None,
-                });
-                // A listing with two open lots (one ending, one announced): show the one that
-                // ends first.
-                if let Some(lot) =
-                    open_lot.filter(|(_, s)| facts.open_lot.as_ref().is_none_or(|(_, o)| s.ends_at < o.ends_at))
-                {
-                    facts.open_lot = Some(lot);
-                }
+            }
+            let open_lot = lot.zip(summary).map(|(id, s)| (achex_core::AuctionId::from(id), s));
+            let facts = found.entry(ListingId::from(listing)).or_insert_with(|| HitFacts {
+                institute: HitInstitute {
+                    id: institute.into(),
+                    name,
+                    verified: verified.as_bool().unwrap_or(verified.as_i64() == Some(1)),
+                },
+                open_lot: None,
+            });
+            // A listing with two open lots (one ending, one announced): show the one that
+            // ends first.
+            if let Some(lot) =
+                open_lot.filter(|(_, s)| facts.open_lot.as_ref().is_none_or(|(_, o)| s.ends_at < o.ends_at))
+            {
+                facts.open_lot = Some(lot);
             }
         }
         Ok(found)
