@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261127_000002_auctions;
 mod m20261127_000003_outbox;
+mod m20261128_000004_hit_facts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_auctions::Migration),
             Box::new(m20261127_000003_outbox::Migration),
+            Box::new(m20261128_000004_hit_facts::Migration),
         ]
     }
 }

@@ -271,7 +271,7 @@ impl Store {
                     "id, created_by, content->'title'",
                     "hex(id), hex(created_by), json(json_extract(content, '$.title'))",
                 ),
-                "listings WHERE id",
+                ("listings WHERE id", "listings WHERE id"),
                 "listing titles",
             )
             .await?;
@@ -284,12 +284,12 @@ impl Store {
     /// Rows about `ids`, which the database aggregates into one JSON array per chunk of 500 ids:
     /// one query and one row back per chunk (see [`Store::public_hit_facts`] for why). `columns`
     /// are each row's expressions on (PostgreSQL, SQLite), where ids are hex (SQLite keeps them
-    /// as blobs); `from_where` is what stands between `FROM` and the ids' `IN` list.
+    /// as blobs); `from_where` is what stands between `FROM` and the ids' `IN` list, on each.
     async fn json_rows_for_ids<T: serde::de::DeserializeOwned>(
         &self,
         ids: &[ListingId],
         columns: (&str, &str),
-        from_where: &str,
+        from_where: (&str, &str),
         what: &str,
     ) -> Result<Vec<T>, StoreError> {
         let backend = self.backend();
@@ -302,6 +302,7 @@ impl Store {
                 ),
                 _ => (format!("json_group_array(json_array({}))", columns.1), vec!["?"; chunk.len()].join(", ")),
             };
+            let from_where = if backend == sea_orm::DatabaseBackend::Postgres { from_where.0 } else { from_where.1 };
             let sql = format!("SELECT {aggregate} AS aggregated FROM {from_where} IN ({placeholders})");
             let values: Vec<sea_orm::Value> = chunk.iter().map(|id| id.as_uuid().into()).collect();
             let row = self.db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
@@ -341,8 +342,15 @@ impl Store {
                     "l.id, l.status, o.id, o.name, o.verified, a.id, a.summary",
                     "hex(l.id), l.status, hex(o.id), o.name, o.verified, nullif(hex(a.id), ''), json(a.summary)",
                 ),
-                "listings l JOIN organizations o ON o.id = l.institute_id \
-                 LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
+                (
+                    "listings l JOIN organizations o ON o.id = l.institute_id \
+                     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
+                    // Without statistics SQLite's planner takes the primary key's own index,
+                    // which does not cover status and institute, and so reads each hit's row
+                    // (see migration m20261128_000004). PostgreSQL chooses by its statistics.
+                    "listings l INDEXED BY listings_hit_facts JOIN organizations o ON o.id = l.institute_id \
+                     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
+                ),
                 "hit facts",
             )
             .await?;
