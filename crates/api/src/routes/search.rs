@@ -242,7 +242,7 @@ pub struct SearchResponse {
 ///
 /// When the index returned its documents (the embedded backend does), only the listings' status
 /// is read back, which is one narrow query; otherwise the listings are loaded whole.
-async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView>, ApiError> {
+async fn hit_views(state: &AppState, mut hits: Vec<Hit>) -> Result<Vec<SearchHitView>, ApiError> {
     let ids: Vec<ListingId> = hits.iter().map(|h| h.listing_id).collect();
     let mut lots: HashMap<ListingId, AuctionBrief> = HashMap::new();
     let brief = |id: AuctionId, summary: &PublicState| AuctionBrief {
@@ -258,10 +258,11 @@ async fn hit_views(state: &AppState, hits: Vec<Hit>) -> Result<Vec<SearchHitView
             // The index's documents give the cards; the database says which are public now, by
             // whom, and at what price their lots stand, in one query.
             let facts = state.store.public_hit_facts(&ids).await?;
+            // The documents are taken, not copied: only their cards are shown.
             let cards = hits
-                .iter()
+                .iter_mut()
                 .filter(|h| facts.contains_key(&h.listing_id))
-                .filter_map(|h| h.document.as_deref().and_then(Card::from_document))
+                .filter_map(|h| h.document.take().and_then(|d| Card::from_document(*d)))
                 .map(|c| (c.id, c))
                 .collect();
             let mut names = HashMap::with_capacity(facts.len());
@@ -327,11 +328,11 @@ struct Card {
 }
 
 impl Card {
-    fn from_document(d: &achex_search::ListingDocument) -> Option<Card> {
+    fn from_document(d: achex_search::ListingDocument) -> Option<Card> {
         Some(Card {
             id: d.listing_id,
-            title: d.title.clone(),
-            summary: d.summary.clone(),
+            title: d.title,
+            summary: d.summary,
             kind: ListingKind::parse(&d.kind)?,
             institute: d.institute_id,
             price: d.price,
@@ -361,14 +362,43 @@ pub async fn search(state: web::Data<AppState>, params: web::Query<SearchParams>
     let query = params.to_query()?;
     let results = state.search.search(&query).await?;
     let hits = hit_views(&state, results.hits).await?;
-    Ok(HttpResponse::Ok().json(SearchResponse {
+    let response = SearchResponse {
         hits,
         facets: results.facets,
         total: results.total,
         page: query.page,
         per_page: query.per_page,
         took_ms: results.took_ms,
-    }))
+    };
+    // A page of Chinese hits is tens of KiB of JSON: written into a buffer of about the right
+    // size, not one that doubles its way there (each doubling copies what was written so far).
+    let mut body = Vec::with_capacity(response.approximate_json_len());
+    serde_json::to_writer(&mut body, &response).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
+}
+
+impl SearchResponse {
+    /// A little more than the JSON's length: the texts, plus room for names, ids and escapes.
+    fn approximate_json_len(&self) -> usize {
+        let text = |t: &LangText| t.versions().map(|(_, s)| s.len() + 16).sum::<usize>();
+        let hits: usize = self
+            .hits
+            .iter()
+            .map(|h| {
+                text(&h.title)
+                    + text(&h.summary)
+                    + h.highlights.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>()
+                    + h.institute.name.len()
+                    + 640
+            })
+            .sum();
+        let facets = self.facets.kind.len()
+            + self.facets.discipline.len()
+            + self.facets.transfer_mode.len()
+            + self.facets.trl.len()
+            + self.facets.region.len();
+        hits + facets * 48 + 512
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
