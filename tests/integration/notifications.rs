@@ -229,6 +229,41 @@ async fn nothing_is_mailed_to_a_user_who_turned_email_off_but_the_inbox_keeps_it
 }
 
 #[tokio::test]
+async fn a_disabled_or_deleted_account_is_not_mailed_while_an_active_one_is() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |_| {}).await;
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let disabled = bidder_in(&app, &auction, &organizer, "zh").await;
+    let deleted = bidder_in(&app, &auction, &organizer, "zh").await;
+    let active = bidder_in(&app, &auction, &organizer, "zh").await;
+    let last = bidder_in(&app, &auction, &organizer, "zh").await;
+    let id = |a: &Actor| a.user_id.parse::<achex_core::UserId>().expect("a user id");
+    // Each loses its account after its bid and before it is outbid: the mail about it is due
+    // after the account stopped being active.
+    bid(&app, &auction, &disabled, 100_000).await;
+    app.state.store.set_user_disabled(id(&disabled), true).await.unwrap();
+    bid(&app, &auction, &deleted, 120_000).await; // `disabled` is outbid
+    app.state.store.delete_user(id(&deleted), chrono::Utc::now()).await.unwrap();
+    bid(&app, &auction, &active, 140_000).await; // `deleted` is outbid
+    bid(&app, &auction, &last, 160_000).await; // `active` is outbid
+    let is_outbid = |m: &achex_tests::smtp_sink::ReceivedMail| m.subject.contains("出价已被超越");
+    wait_for_mail(&sink, |m| is_outbid(m) && m.to == vec![active.email.clone()]).await;
+    settle(&app).await;
+    let counts = app.state.store.email_status_counts().await.unwrap();
+    let mails = sink.wait_for(counts.get("sent").copied().unwrap_or(0) as usize, WAIT).await;
+    for gone in [&disabled, &deleted] {
+        // (Their deposit confirmations went out while they were active.)
+        assert!(
+            !mails.iter().any(|m| is_outbid(m) && m.to == vec![gone.email.clone()]),
+            "outbid mail to {}",
+            gone.email
+        );
+    }
+    assert_eq!(counts.get("skipped").copied(), Some(2), "both outbid mails were skipped: {counts:?}");
+}
+
+#[tokio::test]
 async fn inbox_counts_read_state_and_pages_are_right() {
     let app = TestApp::spawn().await;
     let (auction, _owner) = app.english_auction(|_| {}).await;

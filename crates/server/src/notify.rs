@@ -13,7 +13,7 @@
 
 use crate::indexer::Indexer;
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_of_many};
+use achex_api::routes::notifications::{live_message, notification_view, preferences_from};
 use achex_api::routes::search::SearchParams;
 use achex_bidding_engine::engine::LogEntry;
 use achex_bidding_engine::{Command, EventKind, Outcome, Status};
@@ -24,7 +24,7 @@ use achex_notification::{
     Recipient, RetryPolicy, render,
 };
 use achex_search::Sort;
-use achex_store::{DueDelivery, ListingTitle, NewNotification, OutboxEvent, SavedSearch, Topic, User};
+use achex_store::{DueDelivery, ListingTitle, NewNotification, OutboxEvent, RecipientAccount, SavedSearch, Topic};
 use actix_web::web;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -114,7 +114,7 @@ fn derive_listing(
 
 /// The people a round of notifications goes to: accounts and preferences, read at once.
 struct Recipients {
-    accounts: HashMap<UserId, User>,
+    accounts: HashMap<UserId, RecipientAccount>,
     preferences: HashMap<UserId, Preferences>,
 }
 
@@ -205,13 +205,21 @@ impl Notifier {
         Ok(events.len())
     }
 
-    /// The accounts and preferences of everyone in `users`, read at once.
+    /// The accounts and preferences of everyone in `users`, read at once (one query).
     async fn recipients(&self, mut users: Vec<UserId>) -> anyhow::Result<Recipients> {
         users.sort_unstable();
         users.dedup();
-        let accounts = self.state.store.users_by_ids(&users).await?.into_iter().map(|u| (u.id, u)).collect();
-        let preferences =
-            preferences_of_many(&self.state, &users).await.map_err(|e| anyhow::anyhow!("preferences: {e}"))?;
+        let found = self.state.store.recipients(&users).await?;
+        let mut accounts = HashMap::with_capacity(found.len());
+        let mut preferences = HashMap::with_capacity(found.len());
+        for mut recipient in found {
+            let stored = recipient.preferences.take();
+            preferences.insert(
+                recipient.id,
+                preferences_from(stored).map_err(|e| anyhow::anyhow!("preferences of {}: {e}", recipient.id))?,
+            );
+            accounts.insert(recipient.id, recipient);
+        }
         Ok(Recipients { accounts, preferences })
     }
 
@@ -391,7 +399,7 @@ impl Notifier {
     /// skips and failures are recorded here.
     async fn send_one(&self, delivery: DueDelivery, recipients: &Recipients) -> anyhow::Result<Option<NotificationId>> {
         let n = &delivery.notification;
-        let Some(user) = recipients.accounts.get(&n.user_id).filter(|u| u.is_active()) else {
+        let Some(user) = recipients.accounts.get(&n.user_id).filter(|u| u.active) else {
             self.state.store.email_skipped(n.id, "the account is disabled or deleted").await?;
             return Ok(None);
         };

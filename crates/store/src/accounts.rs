@@ -229,20 +229,6 @@ impl Store {
         user::Entity::find_by_id(id.as_uuid()).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
     }
 
-    /// The users among `ids` that exist, in no particular order (the notification dispatcher
-    /// loads a round's recipients at once instead of one query each).
-    pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        // Bounded IN lists: SQLite caps bound parameters.
-        for chunk in ids.chunks(500) {
-            let uuids: Vec<uuid::Uuid> = chunk.iter().map(|id| id.as_uuid()).collect();
-            for model in user::Entity::find().filter(user::Column::Id.is_in(uuids)).all(&self.db).await? {
-                found.push(model.try_into()?);
-            }
-        }
-        Ok(found)
-    }
-
     pub async fn user_by_email(&self, email: &str) -> Result<User, StoreError> {
         user::Entity::find()
             .filter(user::Column::Email.eq(email.to_lowercase()))

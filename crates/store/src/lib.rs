@@ -5,6 +5,7 @@
 //! queue on the lock at `BEGIN` instead of one failing with `SQLITE_BUSY` halfway through.
 
 mod accounts;
+mod aggregate;
 mod attachments;
 mod auctions;
 mod connection;
@@ -26,7 +27,7 @@ pub use connection::{Durability, Store};
 pub use error::StoreError;
 pub use listings::{HitFacts, HitInstitute, ListingFilter, ListingPage, ListingTitle, PublicCursor};
 pub use notifications::{
-    DueDelivery, InboxCursor, NewNotification, ParkedDelivery, StoredNotification, notification_id,
+    DueDelivery, InboxCursor, NewNotification, ParkedDelivery, RecipientAccount, StoredNotification, notification_id,
 };
 pub use outbox::{OutboxEvent, Topic};
 pub use saved_searches::SavedSearch;

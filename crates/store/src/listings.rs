@@ -266,7 +266,7 @@ impl Store {
     ) -> Result<std::collections::HashMap<ListingId, ListingTitle>, StoreError> {
         let rows: Vec<(Uuid, Uuid, achex_core::LangText)> = self
             .json_rows_for_ids(
-                ids,
+                &ids.iter().map(|id| id.as_uuid()).collect::<Vec<_>>(),
                 (
                     "id, created_by, content->'title'",
                     "hex(id), hex(created_by), json(json_extract(content, '$.title'))",
@@ -279,40 +279,6 @@ impl Store {
             .into_iter()
             .map(|(id, created_by, title)| (ListingId::from(id), ListingTitle { title, created_by: created_by.into() }))
             .collect())
-    }
-
-    /// Rows about `ids`, which the database aggregates into one JSON array per chunk of 500 ids:
-    /// one query and one row back per chunk (see [`Store::public_hit_facts`] for why). `columns`
-    /// are each row's expressions on (PostgreSQL, SQLite), where ids are hex (SQLite keeps them
-    /// as blobs); `from_where` is what stands between `FROM` and the ids' `IN` list, on each.
-    async fn json_rows_for_ids<T: serde::de::DeserializeOwned>(
-        &self,
-        ids: &[ListingId],
-        columns: (&str, &str),
-        from_where: (&str, &str),
-        what: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        let backend = self.backend();
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let (aggregate, placeholders) = match backend {
-                sea_orm::DatabaseBackend::Postgres => (
-                    format!("json_agg(json_build_array({}))::text", columns.0),
-                    (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
-                ),
-                _ => (format!("json_group_array(json_array({}))", columns.1), vec!["?"; chunk.len()].join(", ")),
-            };
-            let from_where = if backend == sea_orm::DatabaseBackend::Postgres { from_where.0 } else { from_where.1 };
-            let sql = format!("SELECT {aggregate} AS aggregated FROM {from_where} IN ({placeholders})");
-            let values: Vec<sea_orm::Value> = chunk.iter().map(|id| id.as_uuid().into()).collect();
-            let row = self.db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
-            let Some(json) = row.map(|r| r.try_get::<Option<String>>("", "aggregated")).transpose()?.flatten() else {
-                continue;
-            };
-            let rows: Vec<T> = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
-            found.extend(rows);
-        }
-        Ok(found)
     }
 
     /// What a page of search hits needs from the database, in one query: which of `ids` are
@@ -337,7 +303,7 @@ impl Store {
         // SQLite's planner preferred the public-feed index and scanned every published listing.
         let rows: Vec<Row> = self
             .json_rows_for_ids(
-                ids,
+                &ids.iter().map(|id| id.as_uuid()).collect::<Vec<_>>(),
                 (
                     "l.id, l.status, o.id, o.name, o.verified, a.id, a.summary",
                     "hex(l.id), l.status, hex(o.id), o.name, o.verified, nullif(hex(a.id), ''), json(a.summary)",

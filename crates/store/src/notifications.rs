@@ -12,13 +12,26 @@ use crate::connection::Store;
 use crate::entity::{notification, notification_delivery, notification_preference, outbox};
 use crate::error::StoreError;
 use crate::outbox::OutboxEvent;
-use achex_core::{NotificationId, UserId};
+use achex_core::{Lang, NotificationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
+
+/// The person a notification goes to, as the dispatcher needs them (see [`Store::recipients`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientAccount {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub language: Lang,
+    /// Neither disabled nor deleted.
+    pub active: bool,
+    /// As stored by the user; `None` when they never changed the defaults.
+    pub preferences: Option<serde_json::Value>,
+}
 
 /// The channel deliveries are queued for (the inbox needs none: the row is the delivery, and the
 /// live channel is pushed in-process after the commit).
@@ -562,19 +575,40 @@ impl Store {
 
     /// The stored preferences of those among `users` who have changed any (the others use the
     /// defaults).
-    pub async fn notification_preferences_of(
-        &self,
-        users: &[UserId],
-    ) -> Result<std::collections::HashMap<UserId, serde_json::Value>, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        for chunk in users.chunks(500) {
-            let rows = notification_preference::Entity::find()
-                .filter(notification_preference::Column::UserId.is_in(chunk.iter().map(|id| id.as_uuid())))
-                .all(&self.db)
-                .await?;
-            found.extend(rows.into_iter().map(|m| (UserId::from(m.user_id), m.preferences)));
-        }
-        Ok(found)
+    /// What notifying each of `users` needs: where and how to write to them, whether their
+    /// account is active, and their stored preferences (`None`: the defaults). One query and one
+    /// row back, aggregated by the database; users that do not exist are left out.
+    pub async fn recipients(&self, users: &[UserId]) -> Result<Vec<RecipientAccount>, StoreError> {
+        type Row = (Uuid, String, String, String, bool, Option<serde_json::Value>);
+        let ids: Vec<Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+        let rows: Vec<Row> = self
+            .json_rows_for_ids(
+                &ids,
+                (
+                    "u.id, u.email, u.display_name, u.language, (NOT u.disabled AND u.deleted_at IS NULL), \
+                     p.preferences",
+                    "hex(u.id), u.email, u.display_name, u.language, \
+                     json(CASE WHEN u.disabled = 0 AND u.deleted_at IS NULL THEN 'true' ELSE 'false' END), \
+                     json(p.preferences)",
+                ),
+                (
+                    "users u LEFT JOIN notification_preferences p ON p.user_id = u.id WHERE u.id",
+                    "users u LEFT JOIN notification_preferences p ON p.user_id = u.id WHERE u.id",
+                ),
+                "recipients",
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, display_name, language, active, preferences)| RecipientAccount {
+                id: id.into(),
+                email,
+                display_name,
+                language: if language == "en" { Lang::En } else { Lang::Zh },
+                active,
+                preferences: preferences.filter(|p| !p.is_null()),
+            })
+            .collect())
     }
 
     pub async fn set_notification_preferences(

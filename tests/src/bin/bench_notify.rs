@@ -28,7 +28,7 @@
 //! runtime each), like the separate processes they stand for, but on the same two cores.
 
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_of_many};
+use achex_api::routes::notifications::{live_message, notification_view, preferences_from};
 use achex_core::{Lang, LangText, ListingId, SystemClock, UserId};
 use achex_listing::{Action, AuditEntry, Listing, ListingContent};
 use achex_notification::{
@@ -919,10 +919,8 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     let mut users: Vec<UserId> = derived.iter().map(|(user, _, _)| *user).collect();
     users.sort_unstable();
     users.dedup();
-    let accounts: HashMap<UserId, User> =
-        store.users_by_ids(&users).await.expect("users").into_iter().map(|u| (u.id, u)).collect();
-    let preferences = preferences_of_many(state, &users).await.expect("preferences");
-    steps.add("users_by_ids() + preferences_of_many() for the round", t.elapsed(), 2);
+    let (accounts, preferences) = recipients(store, &users).await;
+    steps.add("recipients() for the round (accounts and preferences)", t.elapsed(), 1);
     let t = Instant::now();
     let now = state.clock.now();
     let notifications: Vec<NewNotification> = derived
@@ -960,6 +958,20 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     (steps, events.len())
 }
 
+/// The recipients of a round as `Notifier` reads them: accounts and parsed preferences.
+async fn recipients(
+    store: &Store,
+    users: &[UserId],
+) -> (HashMap<UserId, achex_store::RecipientAccount>, HashMap<UserId, achex_notification::Preferences>) {
+    let mut accounts = HashMap::new();
+    let mut preferences = HashMap::new();
+    for mut r in store.recipients(users).await.expect("recipients") {
+        preferences.insert(r.id, preferences_from(r.preferences.take()).expect("preferences"));
+        accounts.insert(r.id, r);
+    }
+    (accounts, preferences)
+}
+
 /// One sender round replayed step by step with the calls `Notifier::send_due_once` makes, on one
 /// lane: the claim, the recipients at once, each payload and its rendering, the SMTP sends, and
 /// the `sent` marks in one transaction.
@@ -978,10 +990,8 @@ async fn replay_send(
     let mut users: Vec<UserId> = due.iter().map(|d| d.notification.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    let accounts: HashMap<UserId, User> =
-        store.users_by_ids(&users).await.expect("users").into_iter().map(|u| (u.id, u)).collect();
-    let _preferences = preferences_of_many(state, &users).await.expect("preferences");
-    steps.add("users_by_ids() + preferences_of_many() for the round", t.elapsed(), 2);
+    let (accounts, _preferences) = recipients(store, &users).await;
+    steps.add("recipients() for the round (accounts and preferences)", t.elapsed(), 1);
     let mut render_t = Duration::ZERO;
     let mut send_t = Duration::ZERO;
     let mut sent = Vec::new();

@@ -169,17 +169,8 @@ pub async fn preferences_of(state: &AppState, user: UserId) -> Result<Preference
     preferences_from(state.store.notification_preferences(user).await?)
 }
 
-/// The preferences of many users at once (absent users have the defaults).
-pub async fn preferences_of_many(
-    state: &AppState,
-    users: &[UserId],
-) -> Result<std::collections::HashMap<UserId, Preferences>, ApiError> {
-    let stored = state.store.notification_preferences_of(users).await?;
-    users.iter().map(|user| Ok((*user, preferences_from(stored.get(user).cloned())?))).collect()
-}
-
 /// Stored preferences (as written by `PUT /notification-preferences`), or the defaults.
-fn preferences_from(stored: Option<serde_json::Value>) -> Result<Preferences, ApiError> {
+pub fn preferences_from(stored: Option<serde_json::Value>) -> Result<Preferences, ApiError> {
     match stored {
         None => Ok(Preferences::default()),
         Some(value) => match serde_json::from_value::<PreferencesInput>(value) {
