@@ -184,9 +184,22 @@ impl Notifier {
         if events.is_empty() {
             return Ok(0);
         }
-        let listing_ids: Vec<ListingId> =
-            events.iter().filter(|e| e.topic == Topic::Listing).map(|e| ListingId(e.subject)).collect();
-        let listings = self.state.store.listing_titles(&listing_ids).await?;
+        // Only approvals and rejections are told to anyone (`derive_listing`). Their events carry
+        // the listing's title and author; only older ones are looked up.
+        let mut listings: HashMap<ListingId, ListingTitle> = HashMap::new();
+        let mut look_up = Vec::new();
+        let told = |e: &&OutboxEvent| e.topic == Topic::Listing && matches!(e.kind.as_str(), "approved" | "rejected");
+        for event in events.iter().filter(told) {
+            match ListingTitle::carried_by(event) {
+                Some(carried) => {
+                    listings.insert(ListingId(event.subject), carried);
+                }
+                None => look_up.push(ListingId(event.subject)),
+            }
+        }
+        if !look_up.is_empty() {
+            listings.extend(self.state.store.listing_titles(&look_up).await?);
+        }
         let mut derived = Vec::new();
         for event in &events {
             let more = match event.topic {

@@ -126,6 +126,10 @@ fn audit_from_model(m: listing_event::Model) -> Result<AuditEntry, StoreError> {
 }
 
 /// The outbox event announcing an audited change (search indexing, notifications).
+///
+/// It carries the listing's title and author, what a notification about the change says and to
+/// whom: the dispatcher then reads nothing back for it (reading titles back out of the listings'
+/// content was a sixth of a fan-out round of 500 approvals; see BENCHMARKS.md).
 fn change_event(listing: &Listing, entry: &AuditEntry) -> outbox::NewEvent {
     outbox::NewEvent {
         topic: Topic::Listing,
@@ -136,6 +140,8 @@ fn change_event(listing: &Listing, entry: &AuditEntry) -> outbox::NewEvent {
             "version": listing.version,
             "actor": entry.actor_id.map(|a| a.as_uuid()),
             "reason": entry.reason,
+            "title": listing.content.title,
+            "created_by": listing.created_by.as_uuid(),
         }),
         at: entry.at,
     }
@@ -146,6 +152,19 @@ fn change_event(listing: &Listing, entry: &AuditEntry) -> outbox::NewEvent {
 pub struct ListingTitle {
     pub title: achex_core::LangText,
     pub created_by: achex_core::UserId,
+}
+
+impl ListingTitle {
+    /// The title and author a listing event carries; `None` for events written before they
+    /// carried them (read those with [`Store::listing_titles`]).
+    pub fn carried_by(event: &crate::OutboxEvent) -> Option<ListingTitle> {
+        if event.topic != Topic::Listing {
+            return None;
+        }
+        let title = serde_json::from_value(event.payload.get("title")?.clone()).ok()?;
+        let created_by = event.payload.get("created_by")?.as_str()?.parse::<Uuid>().ok()?;
+        Some(ListingTitle { title, created_by: created_by.into() })
+    }
 }
 
 impl Store {
@@ -486,4 +505,38 @@ fn page_of(rows: Vec<listing::Model>, limit: u64) -> Result<(Vec<Listing>, bool)
     let more = rows.len() as u64 > limit;
     let items = rows.into_iter().take(limit as usize).map(from_model).collect::<Result<Vec<_>, _>>()?;
     Ok((items, more))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use achex_core::LangText;
+
+    fn event(topic: Topic, payload: serde_json::Value) -> crate::OutboxEvent {
+        crate::OutboxEvent {
+            position: 1,
+            event_id: Uuid::now_v7(),
+            topic,
+            kind: "approved".into(),
+            subject: Uuid::now_v7(),
+            payload,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_listing_event_carries_its_title_and_author_and_an_older_one_does_not() {
+        let author = Uuid::now_v7();
+        let title = LangText::zh("锂电池正极材料");
+        let carried =
+            event(Topic::Listing, serde_json::json!({"status": "published", "title": title, "created_by": author}));
+        assert_eq!(
+            ListingTitle::carried_by(&carried),
+            Some(ListingTitle { title: title.clone(), created_by: author.into() })
+        );
+        let older = event(Topic::Listing, serde_json::json!({"status": "published", "version": 3}));
+        assert_eq!(ListingTitle::carried_by(&older), None);
+        let other_topic = event(Topic::Auction, serde_json::json!({"title": title, "created_by": author}));
+        assert_eq!(ListingTitle::carried_by(&other_topic), None);
+    }
 }
