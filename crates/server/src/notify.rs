@@ -13,7 +13,7 @@
 
 use crate::indexer::Indexer;
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_from};
+use achex_api::routes::notifications::{live_message, notification_view, recipients_of_many};
 use achex_api::routes::search::SearchParams;
 use achex_bidding_engine::engine::LogEntry;
 use achex_bidding_engine::{Command, EventKind, Outcome, Status};
@@ -184,22 +184,9 @@ impl Notifier {
         if events.is_empty() {
             return Ok(0);
         }
-        // Only approvals and rejections are told to anyone (`derive_listing`). Their events carry
-        // the listing's title and author; only older ones are looked up.
-        let mut listings: HashMap<ListingId, ListingTitle> = HashMap::new();
-        let mut look_up = Vec::new();
+        // Only approvals and rejections are told to anyone (`derive_listing`).
         let told = |e: &&OutboxEvent| e.topic == Topic::Listing && matches!(e.kind.as_str(), "approved" | "rejected");
-        for event in events.iter().filter(told) {
-            match ListingTitle::carried_by(event) {
-                Some(carried) => {
-                    listings.insert(ListingId(event.subject), carried);
-                }
-                None => look_up.push(ListingId(event.subject)),
-            }
-        }
-        if !look_up.is_empty() {
-            listings.extend(self.state.store.listing_titles(&look_up).await?);
-        }
+        let listings = self.state.store.listing_titles_of_events(events.iter().filter(told)).await?;
         let mut derived = Vec::new();
         for event in &events {
             let more = match event.topic {
@@ -222,17 +209,8 @@ impl Notifier {
     async fn recipients(&self, mut users: Vec<UserId>) -> anyhow::Result<Recipients> {
         users.sort_unstable();
         users.dedup();
-        let found = self.state.store.recipients(&users).await?;
-        let mut accounts = HashMap::with_capacity(found.len());
-        let mut preferences = HashMap::with_capacity(found.len());
-        for mut recipient in found {
-            let stored = recipient.preferences.take();
-            preferences.insert(
-                recipient.id,
-                preferences_from(stored).map_err(|e| anyhow::anyhow!("preferences of {}: {e}", recipient.id))?,
-            );
-            accounts.insert(recipient.id, recipient);
-        }
+        let (accounts, preferences) =
+            recipients_of_many(&self.state, &users).await.map_err(|e| anyhow::anyhow!("recipients: {e}"))?;
         Ok(Recipients { accounts, preferences })
     }
 

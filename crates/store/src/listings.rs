@@ -300,6 +300,28 @@ impl Store {
             .collect())
     }
 
+    /// The titles and authors of the listings `events` are about: carried by the events, and
+    /// read back (one query) only for events written before they carried them.
+    pub async fn listing_titles_of_events<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a crate::OutboxEvent>,
+    ) -> Result<std::collections::HashMap<ListingId, ListingTitle>, StoreError> {
+        let mut titles = std::collections::HashMap::new();
+        let mut look_up = Vec::new();
+        for event in events {
+            match ListingTitle::carried_by(event) {
+                Some(carried) => {
+                    titles.insert(ListingId::from(event.subject), carried);
+                }
+                None => look_up.push(ListingId::from(event.subject)),
+            }
+        }
+        if !look_up.is_empty() {
+            titles.extend(self.listing_titles(&look_up).await?);
+        }
+        Ok(titles)
+    }
+
     /// What a page of search hits needs from the database, in one query: which of `ids` are
     /// published now (the index may lag a withdrawal by a moment, and never shows what is not
     /// public), each one's institute, and its open lot if it has one (the lot's price moves with

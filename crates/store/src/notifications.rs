@@ -573,8 +573,6 @@ impl Store {
         Ok(notification_preference::Entity::find_by_id(user.as_uuid()).one(&self.db).await?.map(|m| m.preferences))
     }
 
-    /// The stored preferences of those among `users` who have changed any (the others use the
-    /// defaults).
     /// What notifying each of `users` needs: where and how to write to them, whether their
     /// account is active, and their stored preferences (`None`: the defaults). One query and one
     /// row back, aggregated by the database; users that do not exist are left out.

@@ -28,7 +28,7 @@
 //! runtime each), like the separate processes they stand for, but on the same two cores.
 
 use achex_api::AppState;
-use achex_api::routes::notifications::{live_message, notification_view, preferences_from};
+use achex_api::routes::notifications::{live_message, notification_view, recipients_of_many};
 use achex_core::{Lang, LangText, ListingId, SystemClock, UserId};
 use achex_listing::{Action, AuditEntry, Listing, ListingContent};
 use achex_notification::{
@@ -898,22 +898,8 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     let events = store.unprocessed_outbox(500).await.expect("outbox");
     steps.add("unprocessed_outbox(500)", t.elapsed(), 1);
     let t = Instant::now();
-    // As the product does: the events carry their listings' titles; older ones are looked up.
-    let mut listings = HashMap::new();
-    let mut look_up: Vec<ListingId> = Vec::new();
-    for event in &events {
-        match achex_store::ListingTitle::carried_by(event) {
-            Some(carried) => {
-                listings.insert(ListingId::from(event.subject), carried);
-            }
-            None => look_up.push(event.subject.into()),
-        }
-    }
-    let queries = usize::from(!look_up.is_empty());
-    if queries > 0 {
-        listings.extend(store.listing_titles(&look_up).await.expect("listing titles"));
-    }
-    steps.add("listing titles (carried; looked up for old events)", t.elapsed(), queries);
+    let listings = store.listing_titles_of_events(&events).await.expect("listing titles");
+    steps.add("listing titles (carried; looked up for old events)", t.elapsed(), 0);
     let t = Instant::now();
     let derived: Vec<_> = events
         .iter()
@@ -932,7 +918,7 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     let mut users: Vec<UserId> = derived.iter().map(|(user, _, _)| *user).collect();
     users.sort_unstable();
     users.dedup();
-    let (accounts, preferences) = recipients(store, &users).await;
+    let (accounts, preferences) = recipients_of_many(state, &users).await.expect("recipients");
     steps.add("recipients() for the round (accounts and preferences)", t.elapsed(), 1);
     let t = Instant::now();
     let now = state.clock.now();
@@ -971,20 +957,6 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     (steps, events.len())
 }
 
-/// The recipients of a round as `Notifier` reads them: accounts and parsed preferences.
-async fn recipients(
-    store: &Store,
-    users: &[UserId],
-) -> (HashMap<UserId, achex_store::RecipientAccount>, HashMap<UserId, achex_notification::Preferences>) {
-    let mut accounts = HashMap::new();
-    let mut preferences = HashMap::new();
-    for mut r in store.recipients(users).await.expect("recipients") {
-        preferences.insert(r.id, preferences_from(r.preferences.take()).expect("preferences"));
-        accounts.insert(r.id, r);
-    }
-    (accounts, preferences)
-}
-
 /// One sender round replayed step by step with the calls `Notifier::send_due_once` makes, on one
 /// lane: the claim, the recipients at once, each payload and its rendering, the SMTP sends, and
 /// the `sent` marks in one transaction.
@@ -1003,7 +975,7 @@ async fn replay_send(
     let mut users: Vec<UserId> = due.iter().map(|d| d.notification.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    let (accounts, _preferences) = recipients(store, &users).await;
+    let (accounts, _preferences) = recipients_of_many(state, &users).await.expect("recipients");
     steps.add("recipients() for the round (accounts and preferences)", t.elapsed(), 1);
     let mut render_t = Duration::ZERO;
     let mut send_t = Duration::ZERO;

@@ -8,12 +8,13 @@ use crate::state::AppState;
 use achex_core::{Lang, NotificationId, Role, UserId};
 use achex_listing::ValidationErrors;
 use achex_notification::{NotificationPayload, Preferences, PreferencesInput, render};
-use achex_store::{InboxCursor, StoredNotification};
+use achex_store::{InboxCursor, RecipientAccount, StoredNotification};
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
 /// One notification as the inbox and the live channel show it, in the reader's language.
@@ -169,8 +170,24 @@ pub async fn preferences_of(state: &AppState, user: UserId) -> Result<Preference
     preferences_from(state.store.notification_preferences(user).await?)
 }
 
+/// The accounts of many users at once and their preferences (the defaults where none are stored);
+/// users that do not exist are left out. One query.
+pub async fn recipients_of_many(
+    state: &AppState,
+    users: &[UserId],
+) -> Result<(HashMap<UserId, RecipientAccount>, HashMap<UserId, Preferences>), ApiError> {
+    let found = state.store.recipients(users).await?;
+    let mut accounts = HashMap::with_capacity(found.len());
+    let mut preferences = HashMap::with_capacity(found.len());
+    for mut recipient in found {
+        preferences.insert(recipient.id, preferences_from(recipient.preferences.take())?);
+        accounts.insert(recipient.id, recipient);
+    }
+    Ok((accounts, preferences))
+}
+
 /// Stored preferences (as written by `PUT /notification-preferences`), or the defaults.
-pub fn preferences_from(stored: Option<serde_json::Value>) -> Result<Preferences, ApiError> {
+fn preferences_from(stored: Option<serde_json::Value>) -> Result<Preferences, ApiError> {
     match stored {
         None => Ok(Preferences::default()),
         Some(value) => match serde_json::from_value::<PreferencesInput>(value) {
