@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use achex_core::ListingId;
 use async_trait::async_trait;
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
@@ -599,9 +599,9 @@ impl Shared {
             TopDocs::with_limit(q.per_page as usize).and_offset(q.offset()).tweak_score(sort_key(q.sort, has_text));
         let docs_with_field = self.docs_with_field(&searcher);
         let stats = FieldLengthStats { searcher: &searcher, docs_with_field: &docs_with_field };
-        let (top, total, facets) = searcher.search_with_statistics_provider(
+        let (top, (facets, total)) = searcher.search_with_statistics_provider(
             &*query,
-            &(top, Count, FacetCollector { values: self.facet_values(&searcher) }),
+            &(top, FacetCollector { values: self.facet_values(&searcher) }),
             &stats,
         )?;
 
@@ -613,7 +613,7 @@ impl Shared {
             let highlights = build_highlights(&spec, &d, preferred);
             hits.push(Hit { listing_id: d.listing_id, score, highlights, document: Some(Box::new(d)) });
         }
-        Ok(SearchResults { hits, facets, total: total as u64, took_ms: started.elapsed().as_millis() as u64 })
+        Ok(SearchResults { hits, facets, total, took_ms: started.elapsed().as_millis() as u64 })
     }
 
     fn find(&self, searcher: &Searcher, id: ListingId) -> Result<Option<DocAddress>, SearchError> {
