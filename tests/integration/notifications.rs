@@ -519,6 +519,37 @@ async fn approval_and_rejection_reach_the_listing_owner() {
 }
 
 #[tokio::test]
+async fn listing_events_written_before_they_carried_titles_are_named_from_the_database_alike() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_institute("Owner Institute").await;
+    let reviewer = app.reviewer().await;
+    let listing = app.published(&owner, &reviewer).await;
+    let store = &app.state.store;
+    let events: Vec<achex_store::OutboxEvent> = store
+        .outbox_after(achex_store::Topic::Listing, 0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "approved")
+        .collect();
+    assert_eq!(events.len(), 1, "one approval");
+    // The same event as it was written before events carried the title and the author.
+    let mut older = events[0].clone();
+    let payload = older.payload.as_object_mut().expect("an object payload");
+    assert!(payload.remove("title").is_some() && payload.remove("created_by").is_some());
+    assert_eq!(achex_store::ListingTitle::carried_by(&older), None);
+
+    let carried = store.listing_titles_of_events(&events).await.unwrap();
+    let looked_up = store.listing_titles_of_events([&older]).await.unwrap();
+    assert_eq!(carried, looked_up);
+    let response = app.get(&format!("/api/v1/listings/{listing}"), Some(&owner.token)).await;
+    let shown = response.assert_status(200);
+    let named = &looked_up[&achex_core::ListingId::from(older.subject)];
+    assert_eq!(serde_json::to_value(&named.title).unwrap(), shown["title"]);
+    assert_eq!(named.created_by.to_string(), owner.user_id);
+}
+
+#[tokio::test]
 async fn bidders_hear_when_a_lot_opens_and_once_before_it_ends_and_how_it_ended() {
     let app = TestApp::spawn().await;
     let now = app.clock.now();
