@@ -9,7 +9,8 @@
 //!    from each bid's scheduled time, so a stall is not hidden: no coordinated omission), beside
 //!    the database's fsync p99, both back to back and for one-row commits on the same schedule;
 //! 3. time from acceptance to the last of N websocket watchers (1,000, 3,000 and 10,000), beside a
-//!    raw broadcast of the same pre-encoded frame to N plain websocket clients;
+//!    raw broadcast of the same pre-encoded frame to N plain websocket clients, the two sides'
+//!    rounds alternating where the descriptor limit allows both at once;
 //! 4. the in-memory machine's throughput on one core.
 
 use achex_bidding_engine::engine::{Answer, Engine, EngineConfig, LotRecord, Request};
