@@ -195,39 +195,15 @@ fn merge(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 
 /// Renders `text` escaped with `ranges` marked. Texts longer than `max_chars` are cropped to the
 /// window holding the most marks, with `…` where text was cut.
-///
-/// One pass over the characters finds the marks' character positions, and the window is picked
-/// with two cursors over them: linear in the text and the marks, with no index of every
-/// character (a description runs to thousands of them, and only a window is shown).
 pub(crate) fn render(text: &str, ranges: &[(usize, usize)], max_chars: usize) -> String {
-    let total = text.chars().count();
-    let (mut sb, mut eb) = (0usize, text.len());
-    let (mut cropped_start, mut cropped_end) = (false, false);
-    if total > max_chars {
-        let starts = char_positions(text, ranges.iter().map(|&(a, _)| a));
-        // (marks in the window, the window's first mark) over windows that start at a mark.
-        let (mut best, mut best_first, mut last) = (0usize, 0usize, 0usize);
-        for (first, &at) in starts.iter().enumerate() {
-            last = last.max(first);
-            while last < starts.len() && starts[last] < at + max_chars {
-                last += 1;
-            }
-            if last - first > best {
-                (best, best_first) = (last - first, at);
-            }
-        }
-        let end = (best_first.saturating_sub(max_chars / 5) + max_chars).min(total);
-        let start = end.saturating_sub(max_chars);
-        (sb, eb) = byte_offsets(text, start, end);
-        (cropped_start, cropped_end) = (start > 0, end < total);
-    }
-    let mut out = String::with_capacity(eb - sb + 16);
-    if cropped_start {
+    let shown = window(text, ranges, max_chars);
+    let mut out = String::with_capacity(shown.to - shown.from + 16);
+    if shown.cut_before {
         out.push('…');
     }
-    let mut cursor = sb;
+    let mut cursor = shown.from;
     for &(a, b) in ranges {
-        let (a, b) = (a.max(sb), b.min(eb));
+        let (a, b) = (a.max(shown.from), b.min(shown.to));
         if a >= b || a < cursor {
             continue;
         }
@@ -237,11 +213,49 @@ pub(crate) fn render(text: &str, ranges: &[(usize, usize)], max_chars: usize) ->
         out.push_str(MARK_CLOSE);
         cursor = b;
     }
-    escape_html_into(&text[cursor..eb], &mut out);
-    if cropped_end {
+    escape_html_into(&text[cursor..shown.to], &mut out);
+    if shown.cut_after {
         out.push('…');
     }
     out
+}
+
+/// The part of a text that is shown: its byte range, and whether text was cut before or after it.
+#[derive(Debug, PartialEq)]
+struct Window {
+    from: usize,
+    to: usize,
+    cut_before: bool,
+    cut_after: bool,
+}
+
+/// The whole text when it has at most `max_chars` characters; otherwise the `max_chars` around
+/// the window that holds the most marks, starting a fifth of the window before its first mark.
+///
+/// One pass over the characters finds the marks' character positions, and the window is picked
+/// with two cursors over them: linear in the text and the marks, with no index of every
+/// character (a description runs to thousands of them, and only a window is shown).
+fn window(text: &str, ranges: &[(usize, usize)], max_chars: usize) -> Window {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return Window { from: 0, to: text.len(), cut_before: false, cut_after: false };
+    }
+    let starts = char_positions(text, ranges.iter().map(|&(a, _)| a));
+    // (marks in the window, the window's first mark) over windows that start at a mark.
+    let (mut best, mut best_first, mut last) = (0usize, 0usize, 0usize);
+    for (first, &at) in starts.iter().enumerate() {
+        last = last.max(first);
+        while last < starts.len() && starts[last] < at + max_chars {
+            last += 1;
+        }
+        if last - first > best {
+            (best, best_first) = (last - first, at);
+        }
+    }
+    let end = (best_first.saturating_sub(max_chars / 5) + max_chars).min(total);
+    let start = end.saturating_sub(max_chars);
+    let (from, to) = byte_offsets(text, start, end);
+    Window { from, to, cut_before: start > 0, cut_after: end < total }
 }
 
 /// The character position of each of `bytes` (ascending byte offsets on character boundaries).
@@ -396,9 +410,9 @@ mod tests {
         assert_eq!(escape_html(""), "");
     }
 
-    /// The rendering as it was first written: an index of every character, and for each mark a
+    /// The window as it was first picked: an index of every character, and for each mark a
     /// count of the marks that follow it within the window. The model for the property below.
-    fn reference_render(text: &str, ranges: &[(usize, usize)], max_chars: usize) -> String {
+    fn reference_window(text: &str, ranges: &[(usize, usize)], max_chars: usize) -> Window {
         let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
         let total = bounds.len() - 1;
         let char_of = |byte: usize| bounds.partition_point(|&b| b < byte);
@@ -416,39 +430,12 @@ mod tests {
             end = (start + max_chars).min(total);
             start = end.saturating_sub(max_chars);
         }
-        let (sb, eb) = (bounds[start], bounds[end]);
-        let mut out = String::new();
-        if start > 0 {
-            out.push('…');
-        }
-        let mut cursor = sb;
-        for &(a, b) in ranges {
-            let (a, b) = (a.max(sb), b.min(eb));
-            if a >= b || a < cursor {
-                continue;
-            }
-            for c in text[cursor..a].chars() {
-                escape_html_into(c.encode_utf8(&mut [0; 4]), &mut out);
-            }
-            out.push_str(MARK_OPEN);
-            for c in text[a..b].chars() {
-                escape_html_into(c.encode_utf8(&mut [0; 4]), &mut out);
-            }
-            out.push_str(MARK_CLOSE);
-            cursor = b;
-        }
-        for c in text[cursor..eb].chars() {
-            escape_html_into(c.encode_utf8(&mut [0; 4]), &mut out);
-        }
-        if end < total {
-            out.push('…');
-        }
-        out
+        Window { from: bounds[start], to: bounds[end], cut_before: start > 0, cut_after: end < total }
     }
 
     proptest::proptest! {
         #[test]
-        fn rendering_matches_the_reference_on_any_text_marks_and_window(
+        fn the_window_shown_matches_the_reference_on_any_text_marks_and_length(
             words in proptest::collection::vec(proptest::sample::select(vec!["电池", "石墨烯", "a", "battery", " ", "<&>", "é", "\u{1F600}", "膜"]), 0..80),
             marked in proptest::collection::vec(proptest::sample::select(vec!["电池", "battery", "膜", "a"]), 0..3),
             max_chars in 1usize..60,
@@ -456,7 +443,7 @@ mod tests {
             let text: String = words.concat();
             let spec = HighlightSpec::from_analysis(&analyze_query(&marked.join(" ")), []);
             let ranges = spec.ranges(&text);
-            proptest::prop_assert_eq!(render(&text, &ranges, max_chars), reference_render(&text, &ranges, max_chars));
+            proptest::prop_assert_eq!(window(&text, &ranges, max_chars), reference_window(&text, &ranges, max_chars));
         }
     }
 

@@ -266,7 +266,7 @@ fn watch_frame(text: &str) -> Seen {
 /// turn which goes first), so that the machine's drift falls on both alike; otherwise every achex
 /// round runs, then every raw one.
 async fn bench_fanout(n: usize, rounds: usize) {
-    let alternate = raise_descriptor_limit(2 * n as u64 + 2_000) >= 2 * n as u64 + 2_000;
+    let alternate = raise_descriptor_limit(descriptors_for(2 * n)) >= descriptors_for(2 * n);
     let mut achex = AchexSide::start(n).await;
     // The first round gives the frame the raw side broadcasts.
     let (first, frame) = achex.round(0).await;
@@ -284,20 +284,20 @@ async fn bench_fanout(n: usize, rounds: usize) {
             }
         }
         raw_times.push(raw.round(rounds, &frame).await);
-        drop(raw);
-        achex.stop().await;
+        drop((achex, raw));
     } else {
         for round in 1..rounds {
             achex_times.push(achex.round(round).await.0);
         }
-        achex.stop().await;
+        drop(achex);
+        until_sockets_closed(n).await; // the raw side needs as many
         let mut raw = RawSide::start(n).await;
         for round in 0..rounds {
             raw_times.push(raw.round(round, &frame).await);
         }
         drop(raw);
-        achex.stop().await; // waits for the raw side's sockets too: the next fan-out needs them
     }
+    until_sockets_closed(n).await; // the next fan-out needs them
     achex_times.sort();
     raw_times.sort();
     println!(
@@ -320,9 +320,14 @@ struct AchexSide {
     auction: AuctionId,
     bidder: (UserId, OrganizationId),
     published: tokio::sync::broadcast::Receiver<Arc<achex_bidding_engine::Event>>,
-    watchers: Option<Watchers>,
-    /// Watchers.
-    n: usize,
+    watchers: Watchers,
+}
+
+impl Drop for AchexSide {
+    fn drop(&mut self) {
+        // Its watchers end with it (their process is killed), and so do the server's sockets.
+        self.server.abort();
+    }
 }
 
 impl AchexSide {
@@ -342,7 +347,7 @@ impl AchexSide {
         let mut watchers = Watchers::spawn(&url, n, Some(&format!("auction:{auction}")));
         watchers.ready().await;
         let published = state.engine.subscribe(auction, None).await.expect("subscribe in process").receiver;
-        AchexSide { _dir: dir, state, server, auction, bidder: people[0], published, watchers: Some(watchers), n }
+        AchexSide { _dir: dir, state, server, auction, bidder: people[0], published, watchers }
     }
 
     /// One bid: the time from its acceptance to its arrival at the last watcher, and the frame.
@@ -363,22 +368,18 @@ impl AchexSide {
                 break monotonic_nanos();
             }
         };
-        let watchers = self.watchers.as_mut().expect("the watchers");
-        let (last, text) = watchers.last_arrival(seq).await;
+        let (last, text) = self.watchers.last_arrival(seq).await;
         (Duration::from_nanos(last.saturating_sub(accepted_at)), text)
     }
+}
 
-    /// Ends the watchers and the server, and waits until this process's sockets are closed: the
-    /// raw side, or the next fan-out, needs as many descriptors.
-    async fn stop(&mut self) {
-        self.watchers = None;
-        self.server.abort();
-        for _ in 0..1_000 {
-            if open_descriptors() < 1_000 + self.n / 10 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+/// Waits until the sockets of a fan-out to `n` watchers that has ended are closed.
+async fn until_sockets_closed(n: usize) {
+    for _ in 0..1_000 {
+        if open_descriptors() < 1_000 + n / 10 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

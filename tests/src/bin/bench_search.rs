@@ -328,6 +328,24 @@ where
     summarize(samples, wall)
 }
 
+/// Latencies gathered over several runs, and the runs' wall time together.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Samples {
+    fn add(&mut self, (latencies, wall): (Vec<Duration>, Duration)) {
+        self.latencies.extend(latencies);
+        self.wall += wall;
+    }
+
+    fn summary(self) -> Latency {
+        summarize(self.latencies, self.wall)
+    }
+}
+
 /// [`with_clients`], returning each query's latency and the wall time of the whole run.
 async fn with_clients_samples<F, Fut>(clients: usize, queries: &[BenchQuery], run: F) -> (Vec<Duration>, Duration)
 where
@@ -676,13 +694,10 @@ async fn main() -> Result<()> {
             }
         }
     };
-    let raw_search = {
+    let raw_search = move |q: BenchQuery| {
         let search = search.clone();
-        move |q: BenchQuery| {
-            let search = search.clone();
-            async move {
-                search.search(&q.query).await.expect("search");
-            }
+        async move {
+            search.search(&q.query).await.expect("search");
         }
     };
     for q in queries.iter().take(200) {
@@ -693,24 +708,19 @@ async fn main() -> Result<()> {
     // turn which goes first), chunk after chunk. This machine's speed drifts by tens of percent
     // within a minute, and two phases measured one after the other took the drift for overhead
     // (the ratio moved between 1.09× and 1.58× with no change to the API path).
-    let (mut raw_samples, mut raw_wall, mut http_samples, mut http_wall) =
-        (Vec::new(), Duration::ZERO, Vec::new(), Duration::ZERO);
+    let (mut raw, mut http) = (Samples::default(), Samples::default());
     let chunk = queries.len().div_ceil(INTERLEAVED_CHUNKS).max(1);
     for (c, part) in queries.chunks(chunk).enumerate() {
-        for side in if c % 2 == 0 { [0, 1] } else { [1, 0] } {
-            if side == 0 {
-                let (samples, wall) = with_clients_samples(CLIENTS, part, raw_search.clone()).await;
-                raw_samples.extend(samples);
-                raw_wall += wall;
-            } else {
-                let (samples, wall) = with_clients_samples(CLIENTS, part, get.clone()).await;
-                http_samples.extend(samples);
-                http_wall += wall;
-            }
+        let raw_first = c % 2 == 0;
+        if raw_first {
+            raw.add(with_clients_samples(CLIENTS, part, raw_search.clone()).await);
+        }
+        http.add(with_clients_samples(CLIENTS, part, get.clone()).await);
+        if !raw_first {
+            raw.add(with_clients_samples(CLIENTS, part, raw_search.clone()).await);
         }
     }
-    let raw = summarize(raw_samples, raw_wall);
-    let http = summarize(http_samples, http_wall);
+    let (raw, http) = (raw.summary(), http.summary());
     print_latency("raw tantivy in-process", raw);
     // The same queries one at a time: what one query costs without waiting for a core.
     let alone = with_clients(1, &queries[..queries.len().min(1_000)], get.clone()).await;

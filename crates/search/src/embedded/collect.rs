@@ -274,7 +274,7 @@ impl SegmentCollector for FacetSegmentCollector {
 
     fn harvest(self) -> (Facets, u64) {
         let docs = &self.docs;
-        let counted = self.facets.columns.iter().map(|column| {
+        let mut maps = self.facets.columns.iter().map(|column| {
             let mut counts = vec![0u64; column.values.len()];
             match &column.ords {
                 FacetOrds::Single(ords) => {
@@ -298,24 +298,20 @@ impl SegmentCollector for FacetSegmentCollector {
                 }
             }
             counts
-        });
-        let counted: Vec<Vec<u64>> = counted.collect();
-        let mut trl_counts = [0u64; 10];
-        for &doc in docs {
-            if let Some(&trl) = self.facets.trl.get(doc as usize) {
-                trl_counts[usize::from(trl.min(9))] += 1;
-            }
-        }
-        trl_counts[0] = 0; // no TRL
-        let mut maps = counted.into_iter().zip(&self.facets.columns).map(|(counts, column)| {
-            counts
                 .into_iter()
                 .zip(&column.values)
                 .filter(|(n, _)| *n > 0)
                 .map(|(n, value)| (value.clone(), n))
                 .collect::<BTreeMap<String, u64>>()
         });
-        let trl = trl_counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(v, n)| (v.to_string(), *n)).collect();
+        let mut trl_counts = [0u64; 10]; // by TRL; 0 is "none" and is not reported
+        for &doc in docs {
+            if let Some(&trl) = self.facets.trl.get(doc as usize) {
+                trl_counts[usize::from(trl.min(9))] += 1;
+            }
+        }
+        let trl =
+            trl_counts.iter().enumerate().skip(1).filter(|(_, n)| **n > 0).map(|(v, n)| (v.to_string(), *n)).collect();
         let facets = Facets {
             kind: maps.next().unwrap_or_default(),
             discipline: maps.next().unwrap_or_default(),
