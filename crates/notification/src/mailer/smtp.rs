@@ -1,30 +1,36 @@
-//! Delivery over SMTP with lettre's async connections, held open between messages.
+//! Delivery over SMTP, on connections held open between messages.
 //!
-//! lettre's pooled transport asks the server `NOOP` before every message it sends on a reused
-//! connection: a round trip per mail, a fifth of a mail's exchange (`MAIL`, `RCPT`, `DATA`, the
-//! message). Here a connection that was used moments ago is trusted as it is: only one idle for
-//! longer than [`VERIFY_AFTER`] is checked first (servers close idle connections after minutes,
-//! RFC 5321 §4.5.3.2 asks them to wait at least five). A connection that fails is dropped, and the
-//! failure is an ordinary transient one that the dispatcher retries later, with the same
-//! `Message-ID`.
+//! The SMTP dialogue is this crate's own ([`session`]): with a server that offers `PIPELINING`,
+//! a mail is two round trips (the envelope with `DATA`, then the content) where lettre's
+//! connection needs four. lettre still builds the MIME message.
 //!
-//! TLS is rustls. lettre builds its TLS configuration with an explicit crypto provider: the
-//! process-wide default when the server installed one, otherwise ring (from lettre's
-//! `tokio1-rustls-tls` feature; ring is already in the build through sqlx). So nothing needs
-//! installing for mail, and the two providers that end up in the tree never make it panic.
+//! A connection that was used moments ago is trusted as it is: only one idle for longer than
+//! [`VERIFY_AFTER`] is checked with `NOOP` first (servers close idle connections after minutes;
+//! RFC 5321 §4.5.3.2 asks them to wait at least five). When a reused connection turns out to be
+//! gone before the mail's content left, the mail goes once more on a new connection. Any other
+//! failure is an ordinary one that the dispatcher retries later, with the same `Message-ID`.
+//!
+//! TLS is rustls, with the Mozilla roots of `webpki-roots` (nothing read from the host) and the
+//! process-wide crypto provider when the server installed one, otherwise ring (already in the
+//! build through sqlx).
+
+mod session;
 
 use crate::email::{OutgoingEmail, Sender, build_message};
 use crate::error::{MailConfigError, MailError};
 use crate::mailer::Mailer;
 use async_trait::async_trait;
 use chrono::Utc;
-use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use percent_encoding::percent_decode_str;
+use session::{Dialer, Session};
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::crypto::CryptoProvider;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use url::Url;
 
 /// A connection idle for longer than this is asked `NOOP` before it carries a message.
@@ -114,9 +120,13 @@ pub(crate) fn redact(text: &str) -> String {
 /// Sends through an SMTP server, reusing its connections.
 pub struct SmtpMailer {
     endpoint: Endpoint,
-    /// The TLS setup for `smtps://` and STARTTLS; `None` for plain `smtp://`.
-    tls: Option<TlsParameters>,
-    hello: ClientId,
+    /// The TLS setup and the name the certificate must carry, for `smtps://` and STARTTLS;
+    /// `None` for plain `smtp://`.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Certificates trusted besides the Mozilla roots (a private relay's own authority).
+    extra_roots: Vec<CertificateDer<'static>>,
+    /// Our name in `EHLO`: the host name, or `localhost`.
+    hello: String,
     idle: Mutex<Vec<Idle>>,
     /// [`VERIFY_AFTER`], or less in tests.
     verify_after: Duration,
@@ -127,7 +137,7 @@ pub struct SmtpMailer {
 
 /// A connection waiting for the next message.
 struct Idle {
-    connection: AsyncSmtpConnection,
+    session: Session,
     since: Instant,
 }
 
@@ -137,23 +147,27 @@ impl SmtpMailer {
     /// 465 for smtps.
     pub fn from_url(url: &str, from: Sender) -> Result<Self, MailConfigError> {
         let endpoint = parse_url(url)?;
-        let tls = match endpoint.security {
-            Security::None => None,
-            Security::StartTls | Security::Implicit => Some(
-                TlsParameters::new(endpoint.host.clone())
-                    .map_err(|e| MailConfigError::InvalidUrl(format!("TLS setup for {}: {e}", endpoint.host)))?,
-            ),
-        };
         let describe = format!("{}:{} ({:?})", endpoint.host, endpoint.port, endpoint.security);
-        Ok(Self {
+        let mut mailer = Self {
             endpoint,
-            tls,
-            hello: ClientId::default(),
+            tls: None,
+            extra_roots: Vec::new(),
+            hello: ClientId::default().to_string(),
             idle: Mutex::new(Vec::new()),
             verify_after: VERIFY_AFTER,
             from,
             describe,
-        })
+        };
+        mailer.tls = mailer.tls_setup()?;
+        Ok(mailer)
+    }
+
+    /// Also trusts the certificate authority `der` (DER-encoded), for a relay whose certificate
+    /// a private authority signed.
+    pub fn trust_root_certificate(mut self, der: &[u8]) -> Result<Self, MailConfigError> {
+        self.extra_roots.push(CertificateDer::from(der.to_vec()));
+        self.tls = self.tls_setup()?;
+        Ok(self)
     }
 
     /// Checks every idle connection before reuse when it has been idle longer than `after`.
@@ -162,48 +176,48 @@ impl SmtpMailer {
         self
     }
 
-    /// A connection ready for a message: the most recently used idle one, or a new one.
-    async fn connection(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
-        loop {
-            let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let Some(Idle { mut connection, since }) = idle else { break };
-            let idle_for = since.elapsed();
-            if idle_for > IDLE_LIMIT {
-                connection.abort().await;
-                continue;
-            }
-            if idle_for <= self.verify_after || connection.test_connected().await {
-                return Ok(connection);
-            }
-            tracing::debug!(server = %self.describe, "dropping an idle SMTP connection the server closed");
-            connection.abort().await;
+    fn tls_setup(&self) -> Result<Option<(TlsConnector, ServerName<'static>)>, MailConfigError> {
+        if self.endpoint.security == Security::None {
+            return Ok(None);
         }
-        self.connect().await
+        let invalid = |why: String| MailConfigError::InvalidUrl(format!("TLS for {}: {why}", self.endpoint.host));
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for root in &self.extra_roots {
+            roots.add(root.clone()).map_err(|e| invalid(e.to_string()))?;
+        }
+        let provider = CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()));
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(self.endpoint.host.clone()).map_err(|e| invalid(e.to_string()))?;
+        Ok(Some((TlsConnector::from(Arc::new(config)), name)))
     }
 
-    /// Opens a connection: TLS from the first byte for `smtps://`, STARTTLS when required, then
-    /// the login when the URL has credentials.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
-        let Endpoint { host, port, security, credentials } = &self.endpoint;
-        let wrapper = self.tls.clone().filter(|_| *security == Security::Implicit);
-        let mut connection =
-            AsyncSmtpConnection::connect_tokio1((host.as_str(), *port), Some(TIMEOUT), &self.hello, wrapper, None)
-                .await?;
-        if let (Security::StartTls, Some(tls)) = (security, &self.tls) {
-            // Required: lettre refuses to go on in clear when the server does not offer it.
-            connection.starttls(tls.clone(), &self.hello).await?;
+    fn dialer(&self) -> Dialer<'_> {
+        Dialer { endpoint: &self.endpoint, tls: self.tls.as_ref(), hello: &self.hello, timeout: TIMEOUT }
+    }
+
+    /// An idle connection fit for a message, the most recently used first, if there is one.
+    async fn idle_session(&self) -> Option<Session> {
+        loop {
+            let Idle { mut session, since } = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+            let idle_for = since.elapsed();
+            if idle_for <= IDLE_LIMIT && (idle_for <= self.verify_after || session.noop().await) {
+                return Some(session);
+            }
+            tracing::debug!(server = %self.describe, "dropping an idle SMTP connection");
         }
-        if let Some((user, password)) = credentials {
-            connection.auth(DEFAULT_MECHANISMS, &Credentials::new(user.clone(), password.clone())).await?;
-        }
-        Ok(connection)
     }
 
     /// Keeps a connection that just carried a message for the next one.
-    fn recycle(&self, connection: AsyncSmtpConnection) {
+    fn recycle(&self, session: Session) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE && !connection.has_broken() {
-            idle.push(Idle { connection, since: Instant::now() });
+        if idle.len() < MAX_IDLE && !session.is_broken() {
+            idle.push(Idle { session, since: Instant::now() });
         }
     }
 }
@@ -214,33 +228,46 @@ impl fmt::Debug for SmtpMailer {
     }
 }
 
-/// 5xx replies are final; everything else (4xx replies, refused or broken connections,
-/// timeouts, TLS trouble) may pass, so it is worth another try later.
-fn classify(error: lettre::transport::smtp::Error) -> MailError {
-    if error.is_permanent() { MailError::Permanent(error.to_string()) } else { MailError::Transient(error.to_string()) }
-}
-
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let message = build_message(email, &self.from, Utc::now())?;
-        let mut connection = self.connection().await.map_err(classify)?;
-        // On an error lettre has already closed the connection; it is dropped here.
-        match connection.send(message.envelope(), &message.formatted()).await {
-            Ok(_) => {
-                self.recycle(connection);
-                tracing::debug!(event_id = %email.event_id, user_id = %email.to.user_id, server = %self.describe, "mail sent");
-                Ok(())
+        let envelope = message.envelope();
+        let from = envelope.from().map(ToString::to_string).unwrap_or_default();
+        let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
+        let content = message.formatted();
+        if let Some(mut session) = self.idle_session().await {
+            let sent = session.send(&from, &to, &content).await;
+            // A reused connection the server has closed since fails before the content leaves:
+            // the mail has not been delivered, so it goes at once on a new connection.
+            let lost_in_reuse = session.is_broken() && !session.content_sent();
+            self.recycle(session);
+            if !lost_in_reuse {
+                return self.logged(email, sent);
             }
-            Err(error) => Err(classify(error)),
+            tracing::debug!(server = %self.describe, "a reused SMTP connection was gone; sending on a new one");
         }
+        let mut session = Session::open(&self.dialer()).await?;
+        let sent = session.send(&from, &to, &content).await;
+        self.recycle(session);
+        self.logged(email, sent)
+    }
+}
+
+impl SmtpMailer {
+    fn logged(&self, email: &OutgoingEmail, result: Result<(), MailError>) -> Result<(), MailError> {
+        if result.is_ok() {
+            tracing::debug!(event_id = %email.event_id, user_id = %email.to.user_id, server = %self.describe, "mail sent");
+        }
+        result
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -290,92 +317,370 @@ mod tests {
         }
     }
 
-    /// A minimal SMTP server: answers every command, counts connections and messages, and with
-    /// `hang_up` closes each connection after its first message (as a server does with a
-    /// connection left idle too long).
+    /// How the test server behaves.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Behaviour {
+        /// Closes each connection after its first message, as a server does with a connection
+        /// left idle too long.
+        hang_up: bool,
+        /// Offers PIPELINING, and holds its replies to `MAIL` and `RCPT` until `DATA` has come:
+        /// a client that waits for each reply before the next command stalls.
+        pipelining: bool,
+        tls: ServerTls,
+        /// The login it requires before `MAIL`, by `AUTH PLAIN` or `AUTH LOGIN`.
+        login: Option<(&'static str, &'static str)>,
+        /// Offers only `AUTH LOGIN`.
+        login_only: bool,
+    }
+
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    enum ServerTls {
+        #[default]
+        None,
+        /// TLS from the first byte.
+        Implicit,
+        /// Offers STARTTLS, and refuses `AUTH` and `MAIL` in clear.
+        StartTls,
+    }
+
+    const CA: &[u8] = include_bytes!("../../testdata/tls/ca.der");
+    const SERVER_CERTIFICATE: &[u8] = include_bytes!("../../testdata/tls/localhost.der");
+    const SERVER_KEY: &[u8] = include_bytes!("../../testdata/tls/localhost.key.der");
+
+    /// What the server saw.
+    #[derive(Debug, Default)]
+    struct Seen {
+        connections: AtomicUsize,
+        /// Each message as the server read it back (dots unstuffed).
+        messages: Mutex<Vec<String>>,
+        /// The login names accepted.
+        logins: Mutex<Vec<String>>,
+    }
+
+    /// A small SMTP server on a loopback port (recipients named `nobody…` are refused).
     struct TinyServer {
-        url: String,
-        connections: Arc<AtomicUsize>,
-        messages: Arc<AtomicUsize>,
+        port: u16,
+        seen: Arc<Seen>,
     }
 
     impl TinyServer {
-        async fn start(hang_up: bool) -> TinyServer {
+        async fn start(behaviour: Behaviour) -> TinyServer {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("smtp://127.0.0.1:{}", listener.local_addr().unwrap().port());
-            let (connections, messages) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-            let counts = (connections.clone(), messages.clone());
+            let port = listener.local_addr().unwrap().port();
+            let seen = Arc::new(Seen::default());
+            let shared = seen.clone();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_tls()));
             tokio::spawn(async move {
                 while let Ok((socket, _)) = listener.accept().await {
-                    counts.0.fetch_add(1, Ordering::SeqCst);
-                    let messages = counts.1.clone();
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
+                    let (seen, acceptor) = (shared.clone(), acceptor.clone());
                     tokio::spawn(async move {
-                        let (read, mut write) = socket.into_split();
-                        let mut lines = BufReader::new(read).lines();
-                        write.write_all(b"220 tiny ESMTP\r\n").await?;
-                        let mut in_data = false;
-                        while let Some(line) = lines.next_line().await? {
-                            let reply: &[u8] = if in_data {
-                                if line != "." {
-                                    continue;
-                                }
-                                in_data = false;
-                                messages.fetch_add(1, Ordering::SeqCst);
-                                b"250 queued\r\n"
-                            } else if line.starts_with("EHLO") {
-                                b"250-tiny\r\n250 8BITMIME\r\n"
-                            } else if line == "DATA" {
-                                in_data = true;
-                                b"354 go on\r\n"
-                            } else if line == "QUIT" {
-                                b"221 bye\r\n"
-                            } else {
-                                b"250 ok\r\n"
-                            };
-                            write.write_all(reply).await?;
-                            if (hang_up && reply.starts_with(b"250 queued")) || line == "QUIT" {
-                                break;
-                            }
+                        if behaviour.tls == ServerTls::Implicit {
+                            let secured = acceptor.accept(socket).await?;
+                            serve(secured, behaviour, true, &seen).await?;
+                        } else if let Some(socket) = serve(socket, behaviour, false, &seen).await? {
+                            let secured = acceptor.accept(socket).await?;
+                            serve(secured, behaviour, true, &seen).await?;
                         }
                         Ok::<_, std::io::Error>(())
                     });
                 }
             });
-            TinyServer { url, connections, messages }
+            TinyServer { port, seen }
         }
 
-        /// Sends three mails one after the other; returns the messages and connections seen.
-        async fn send_three(&self, mailer: &SmtpMailer) -> (usize, usize) {
-            for i in 0..3 {
-                mailer.send(&email_to(&format!("u{i}@b.example"))).await.unwrap();
-            }
-            (self.messages.load(Ordering::SeqCst), self.connections.load(Ordering::SeqCst))
+        fn url(&self, scheme_and_login: &str, query: &str) -> String {
+            format!("{scheme_and_login}127.0.0.1:{}{query}", self.port)
         }
+
+        fn messages(&self) -> usize {
+            self.seen.messages.lock().unwrap().len()
+        }
+
+        fn connections(&self) -> usize {
+            self.seen.connections.load(Ordering::SeqCst)
+        }
+    }
+
+    fn server_tls() -> tokio_rustls::rustls::ServerConfig {
+        use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(SERVER_CERTIFICATE.to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(SERVER_KEY.to_vec())),
+        )
+        .unwrap()
+    }
+
+    /// Serves one connection until `QUIT` or its end; returns the socket when the client asked
+    /// for STARTTLS and got its 220.
+    async fn serve<S>(stream: S, behaviour: Behaviour, secured: bool, seen: &Seen) -> std::io::Result<Option<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let mut io = BufReader::new(stream);
+        if !(secured && behaviour.tls == ServerTls::StartTls) {
+            io.get_mut().write_all(b"220 tiny ESMTP\r\n").await?;
+        }
+        let clear_refused = behaviour.tls == ServerTls::StartTls && !secured;
+        let mut logged_in = behaviour.login.is_none();
+        let mut recipients = 0;
+        // Replies held back until DATA (pipelining), then written at once.
+        let mut held = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if io.read_line(&mut line).await? == 0 {
+                return Ok(None);
+            }
+            let command = line.trim_end().to_owned();
+            let upper = command.to_ascii_uppercase();
+            let reply = if upper.starts_with("EHLO") {
+                let mut offers = String::from("250-tiny\r\n");
+                if behaviour.pipelining {
+                    offers.push_str("250-PIPELINING\r\n");
+                }
+                if clear_refused {
+                    offers.push_str("250-STARTTLS\r\n");
+                }
+                if behaviour.login.is_some() {
+                    offers.push_str(if behaviour.login_only {
+                        "250-AUTH LOGIN\r\n"
+                    } else {
+                        "250-AUTH LOGIN PLAIN\r\n"
+                    });
+                }
+                offers + "250 8BITMIME\r\n"
+            } else if upper == "STARTTLS" && clear_refused {
+                io.get_mut().write_all(b"220 go ahead\r\n").await?;
+                return Ok(Some(io.into_inner()));
+            } else if upper.starts_with("AUTH") && clear_refused {
+                "538 encryption required\r\n".into()
+            } else if upper.starts_with("AUTH PLAIN ") || upper == "AUTH LOGIN" {
+                let given = if upper == "AUTH LOGIN" {
+                    let mut answers = Vec::new();
+                    for prompt in ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n"] {
+                        io.get_mut().write_all(prompt.as_bytes()).await?;
+                        line.clear();
+                        io.read_line(&mut line).await?;
+                        answers.push(String::from_utf8(BASE64.decode(line.trim_end()).unwrap()).unwrap());
+                    }
+                    (answers[0].clone(), answers[1].clone())
+                } else {
+                    let token = String::from_utf8(BASE64.decode(&command["AUTH PLAIN ".len()..]).unwrap()).unwrap();
+                    let parts: Vec<&str> = token.split('\0').collect();
+                    (parts[1].to_owned(), parts[2].to_owned())
+                };
+                if behaviour.login.is_some_and(|(u, p)| (u, p) == (given.0.as_str(), given.1.as_str())) {
+                    logged_in = true;
+                    seen.logins.lock().unwrap().push(given.0);
+                    "235 welcome\r\n".into()
+                } else {
+                    "535 bad credentials\r\n".into()
+                }
+            } else if upper.starts_with("MAIL") {
+                recipients = 0;
+                if clear_refused {
+                    "530 STARTTLS first\r\n".into()
+                } else if logged_in {
+                    "250 ok\r\n".into()
+                } else {
+                    "530 log in first\r\n".into()
+                }
+            } else if upper.starts_with("RCPT") {
+                if upper.starts_with("RCPT TO:<NOBODY") {
+                    "550 no such user\r\n".into()
+                } else {
+                    recipients += 1;
+                    "250 ok\r\n".into()
+                }
+            } else if upper == "DATA" {
+                if recipients == 0 {
+                    "554 no valid recipients\r\n".into()
+                } else {
+                    io.get_mut().write_all(format!("{held}354 go on\r\n").as_bytes()).await?;
+                    held.clear();
+                    let mut message = String::new();
+                    loop {
+                        line.clear();
+                        if io.read_line(&mut line).await? == 0 {
+                            return Ok(None);
+                        }
+                        if line == ".\r\n" {
+                            break;
+                        }
+                        message.push_str(line.strip_prefix('.').unwrap_or(&line));
+                    }
+                    seen.messages.lock().unwrap().push(message);
+                    recipients = 0;
+                    "250 queued\r\n".into()
+                }
+            } else if upper == "QUIT" {
+                io.get_mut().write_all(b"221 bye\r\n").await?;
+                return Ok(None);
+            } else {
+                "250 ok\r\n".into()
+            };
+            held.push_str(&reply);
+            let hold = behaviour.pipelining && (upper.starts_with("MAIL") || upper.starts_with("RCPT"));
+            if !hold {
+                io.get_mut().write_all(held.as_bytes()).await?;
+                held.clear();
+            }
+            if behaviour.hang_up && reply.starts_with("250 queued") {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn sender() -> Sender {
+        "n@achex.example".parse().unwrap()
+    }
+
+    /// Sends to each address in turn; every send must end within 10 s (a stalled dialogue fails
+    /// the test instead of hanging it).
+    async fn send_each(mailer: &SmtpMailer, addresses: &[&str]) -> Vec<Result<(), MailError>> {
+        let mut results = Vec::new();
+        for address in addresses {
+            let sent = tokio::time::timeout(Duration::from_secs(10), mailer.send(&email_to(address))).await;
+            results.push(sent.expect("the dialogue does not stall"));
+        }
+        results
     }
 
     #[tokio::test]
     async fn consecutive_mails_share_one_connection() {
-        let server = TinyServer::start(false).await;
-        let mailer = SmtpMailer::from_url(&server.url, "n@achex.example".parse().unwrap()).unwrap();
-        assert_eq!(server.send_three(&mailer).await, (3, 1), "(messages, connections)");
+        let server = TinyServer::start(Behaviour::default()).await;
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+        let results = send_each(&mailer, &["a@b.example", "c@b.example", "d@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (3, 1), "(messages, connections)");
+    }
+
+    #[tokio::test]
+    async fn a_pipelining_server_gets_each_envelope_in_one_go_and_each_message_unchanged() {
+        let server = TinyServer::start(Behaviour { pipelining: true, ..Behaviour::default() }).await;
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+        let email = email_to("a@b.example");
+        let expected = String::from_utf8(build_message(&email, &sender(), Utc::now()).unwrap().formatted()).unwrap();
+        let sent = tokio::time::timeout(Duration::from_secs(10), mailer.send(&email)).await;
+        assert_eq!(sent.expect("the dialogue does not stall"), Ok(()));
+        let results = send_each(&mailer, &["c@b.example", "d@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (3, 1), "(messages, connections)");
+        // Two builds of one e-mail differ only in their Date and their MIME boundary.
+        let received = server.seen.messages.lock().unwrap()[0].clone();
+        let comparable = |m: &str| {
+            let boundary = m.split("boundary=\"").nth(1).and_then(|b| b.split('"').next()).unwrap().to_owned();
+            m.replace(&boundary, "BOUNDARY").lines().filter(|l| !l.starts_with("Date: ")).collect::<Vec<_>>().join("\n")
+        };
+        assert_eq!(comparable(&received), comparable(&expected));
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_is_a_permanent_failure_and_the_connection_carries_the_next_mail() {
+        for pipelining in [false, true] {
+            let server = TinyServer::start(Behaviour { pipelining, ..Behaviour::default() }).await;
+            let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+            let results = send_each(&mailer, &["nobody@b.example", "a@b.example"]).await;
+            assert!(matches!(&results[0], Err(MailError::Permanent(m)) if m.contains("550")), "{results:?}");
+            assert_eq!(results[1], Ok(()));
+            assert_eq!((server.messages(), server.connections()), (1, 1), "pipelining {pipelining}");
+        }
     }
 
     #[tokio::test]
     async fn an_idle_connection_the_server_closed_is_replaced_before_the_next_mail() {
-        let server = TinyServer::start(true).await;
+        let server = TinyServer::start(Behaviour { hang_up: true, ..Behaviour::default() }).await;
         // Every idle connection counts as idle too long, so each is checked before reuse.
-        let mailer =
-            SmtpMailer::from_url(&server.url, "n@achex.example".parse().unwrap()).unwrap().verify_after(Duration::ZERO);
-        assert_eq!(server.send_three(&mailer).await, (3, 3), "(messages, connections)");
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap().verify_after(Duration::ZERO);
+        let results = send_each(&mailer, &["a@b.example", "c@b.example", "d@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (3, 3), "(messages, connections)");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_since_its_last_mail_is_replaced_without_a_failure() {
+        let server = TinyServer::start(Behaviour { hang_up: true, pipelining: true, ..Behaviour::default() }).await;
+        // Reused without a NOOP: the mail finds the connection gone and goes on a new one.
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+        let results = send_each(&mailer, &["a@b.example", "c@b.example", "d@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (3, 3), "(messages, connections)");
     }
 
     #[tokio::test]
     async fn a_refused_connection_is_a_transient_failure() {
         // Bind then drop a listener: nothing listens on that port any more.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mailer =
-            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "n@achex.example".parse().unwrap()).unwrap();
+        let mailer = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), sender()).unwrap();
         let result = mailer.send(&email_to("a@b.example")).await;
         assert!(matches!(result, Err(MailError::Transient(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn smtps_carries_the_mail_inside_tls_to_a_certificate_the_mailer_trusts() {
+        let server =
+            TinyServer::start(Behaviour { tls: ServerTls::Implicit, pipelining: true, ..Behaviour::default() }).await;
+        let mailer =
+            SmtpMailer::from_url(&server.url("smtps://", ""), sender()).unwrap().trust_root_certificate(CA).unwrap();
+        let results = send_each(&mailer, &["a@b.example", "c@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (2, 1), "(messages, connections)");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_no_trusted_authority_signed_gets_no_mail() {
+        let server = TinyServer::start(Behaviour { tls: ServerTls::Implicit, ..Behaviour::default() }).await;
+        // Only the Mozilla roots: the test authority is not among them.
+        let mailer = SmtpMailer::from_url(&server.url("smtps://", ""), sender()).unwrap();
+        let results = send_each(&mailer, &["a@b.example"]).await;
+        assert!(matches!(&results[0], Err(MailError::Transient(m)) if m.contains("TLS")), "{results:?}");
+        assert_eq!(server.messages(), 0);
+    }
+
+    #[tokio::test]
+    async fn starttls_comes_before_the_login_and_the_mail() {
+        let login = ("bot@achex", "p@ss:word");
+        let server =
+            TinyServer::start(Behaviour { tls: ServerTls::StartTls, login: Some(login), ..Behaviour::default() }).await;
+        let url = server.url("smtp://bot%40achex:p%40ss%3Aword@", "?tls=starttls");
+        let mailer = SmtpMailer::from_url(&url, sender()).unwrap().trust_root_certificate(CA).unwrap();
+        let results = send_each(&mailer, &["a@b.example", "c@b.example"]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!((server.messages(), server.connections()), (2, 1), "(messages, connections)");
+        assert_eq!(*server.seen.logins.lock().unwrap(), ["bot@achex"]);
+    }
+
+    #[tokio::test]
+    async fn a_server_without_starttls_gets_no_mail_when_the_url_requires_it() {
+        let server = TinyServer::start(Behaviour::default()).await;
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", "?tls=starttls"), sender())
+            .unwrap()
+            .trust_root_certificate(CA)
+            .unwrap();
+        let results = send_each(&mailer, &["a@b.example"]).await;
+        assert!(matches!(&results[0], Err(MailError::Transient(m)) if m.contains("STARTTLS")), "{results:?}");
+        assert_eq!(server.messages(), 0);
+    }
+
+    #[tokio::test]
+    async fn auth_login_is_used_when_plain_is_not_offered_and_a_wrong_password_is_permanent() {
+        let server =
+            TinyServer::start(Behaviour { login: Some(("bot", "right")), login_only: true, ..Behaviour::default() })
+                .await;
+        let mailer = SmtpMailer::from_url(&server.url("smtp://bot:right@", ""), sender()).unwrap();
+        assert_eq!(send_each(&mailer, &["a@b.example"]).await, [Ok(())]);
+        assert_eq!(*server.seen.logins.lock().unwrap(), ["bot"]);
+
+        let wrong = SmtpMailer::from_url(&server.url("smtp://bot:wrong@", ""), sender()).unwrap();
+        let results = send_each(&wrong, &["a@b.example"]).await;
+        assert!(matches!(&results[0], Err(MailError::Permanent(m)) if m.contains("535")), "{results:?}");
+        assert_eq!(server.messages(), 1);
     }
 }
