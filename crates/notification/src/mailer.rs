@@ -21,6 +21,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
+
+    /// Sends several e-mails, in order, in as few round trips as the transport allows; the
+    /// result of each, in the same order. By default, one `send` after the other.
+    async fn send_batch(&self, emails: &[OutgoingEmail]) -> Vec<Result<(), MailError>> {
+        let mut results = Vec::with_capacity(emails.len());
+        for email in emails {
+            results.push(self.send(email).await);
+        }
+        results
+    }
 }
 
 /// Which transport to use, as written in the configuration:

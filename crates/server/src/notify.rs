@@ -352,31 +352,56 @@ impl Notifier {
     /// Sends the e-mails that are due. Returns how many were attempted.
     ///
     /// The round's recipients are read at once and the sent ones marked in one transaction at the
-    /// end (one durable commit per round instead of per message). Delivery stays at least once:
-    /// a crash after sending and before that commit sends the round's mails again after their
-    /// lease, with the same `Message-ID`, which receiving servers and clients use to drop the copy.
+    /// end (one durable commit per round instead of per message). The round's mail is split into
+    /// one batch per sender, each sent on one connection (with a server that pipelines, a round
+    /// trip a mail). Delivery stays at least once: a crash after sending and before that commit
+    /// sends the round's mails again after their lease, with the same `Message-ID`, which
+    /// receiving servers and clients use to drop the copy.
     pub async fn send_due_once(&self) -> anyhow::Result<usize> {
-        let batch = (self.config.senders * 16) as u64;
-        let due = self.state.store.claim_due_emails(self.now(), self.config.lease, batch).await?;
+        let senders = self.config.senders.max(1);
+        let due = self.state.store.claim_due_emails(self.now(), self.config.lease, (senders * 16) as u64).await?;
         let count = due.len();
         if due.is_empty() {
             return Ok(0);
         }
         let recipients = self.recipients(due.iter().map(|d| d.notification.user_id).collect()).await?;
+        let mut deliveries = Vec::with_capacity(count);
+        let mut emails = Vec::with_capacity(count);
+        for delivery in due {
+            match self.email_for(&delivery, &recipients).await {
+                Ok(Some(email)) => {
+                    deliveries.push(delivery);
+                    emails.push(email);
+                }
+                Ok(None) => {}
+                // One delivery that can't be read or recorded does not hold up the others.
+                Err(e) => tracing::warn!(
+                    notification = %delivery.notification.id,
+                    error = %format!("{e:#}"),
+                    "preparing an e-mail failed; its lease will expire"
+                ),
+            }
+        }
+        let per_batch = emails.len().div_ceil(senders).max(1);
         let sent = std::sync::Mutex::new(Vec::with_capacity(count));
-        futures_util::stream::iter(due)
-            .for_each_concurrent(self.config.senders, |delivery| {
-                let (recipients, sent) = (&recipients, &sent);
+        futures_util::stream::iter(deliveries.chunks(per_batch).zip(emails.chunks(per_batch)))
+            .for_each_concurrent(senders, |(deliveries, emails)| {
+                let sent = &sent;
                 async move {
                     // The semaphore is never closed.
                     let Ok(_permit) = self.send_permits.acquire().await else { return };
-                    match self.send_one(delivery, recipients).await {
-                        Ok(Some(id)) => sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id),
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(
-                            error = %format!("{e:#}"),
-                            "recording an e-mail attempt failed; its lease will expire"
-                        ),
+                    let results = self.mailer.send_batch(emails).await;
+                    for (delivery, result) in deliveries.iter().zip(results) {
+                        let recorded = match result {
+                            Ok(()) => {
+                                sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(delivery.notification.id);
+                                Ok(())
+                            }
+                            Err(error) => self.email_failed(delivery, error).await,
+                        };
+                        if let Err(e) = recorded {
+                            tracing::warn!(error = %format!("{e:#}"), "recording an e-mail attempt failed; its lease will expire");
+                        }
                     }
                 }
             })
@@ -386,9 +411,12 @@ impl Notifier {
         Ok(count)
     }
 
-    /// Sends one e-mail. Returns its notification when it went out (the caller records it);
-    /// skips and failures are recorded here.
-    async fn send_one(&self, delivery: DueDelivery, recipients: &Recipients) -> anyhow::Result<Option<NotificationId>> {
+    /// The e-mail a delivery sends, or `None` when it is not to be sent (recorded here).
+    async fn email_for(
+        &self,
+        delivery: &DueDelivery,
+        recipients: &Recipients,
+    ) -> anyhow::Result<Option<OutgoingEmail>> {
         let n = &delivery.notification;
         let Some(user) = recipients.accounts.get(&n.user_id).filter(|u| u.active) else {
             self.state.store.email_skipped(n.id, "the account is disabled or deleted").await?;
@@ -401,30 +429,30 @@ impl Notifier {
             self.state.store.email_skipped(n.id, "e-mail turned off by the user").await?;
             return Ok(None);
         }
-        let email = OutgoingEmail {
+        Ok(Some(OutgoingEmail {
             event_id: n.event_id,
             to: Recipient { user_id: user.id, name: user.display_name.clone(), address: user.email.clone() },
             lang: user.language,
             rendered: render(&payload, user.language, &self.config.base_url),
+        }))
+    }
+
+    /// Records a failed attempt: when to try again, or parked when that was the last.
+    async fn email_failed(&self, delivery: &DueDelivery, error: achex_notification::MailError) -> anyhow::Result<()> {
+        let n = &delivery.notification;
+        let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+        let permanent = matches!(error, achex_notification::MailError::Permanent(_));
+        let retry_at = if permanent {
+            None
+        } else {
+            self.config
+                .retry
+                .next_attempt_after(attempts, n.event_id)
+                .map(|wait| self.now() + Duration::from_std(wait).unwrap_or(Duration::hours(1)))
         };
-        match self.mailer.send(&email).await {
-            Ok(()) => Ok(Some(n.id)),
-            Err(error) => {
-                let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
-                let permanent = matches!(error, achex_notification::MailError::Permanent(_));
-                let retry_at = if permanent {
-                    None
-                } else {
-                    self.config
-                        .retry
-                        .next_attempt_after(attempts, n.event_id)
-                        .map(|wait| self.now() + Duration::from_std(wait).unwrap_or(Duration::hours(1)))
-                };
-                tracing::warn!(notification = %n.id, attempts, parked = retry_at.is_none(), %error, "e-mail not sent");
-                self.state.store.email_failed(n.id, &error.to_string(), retry_at).await?;
-                Ok(None)
-            }
-        }
+        tracing::warn!(notification = %n.id, attempts, parked = retry_at.is_none(), %error, "e-mail not sent");
+        self.state.store.email_failed(n.id, &error.to_string(), retry_at).await?;
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------------

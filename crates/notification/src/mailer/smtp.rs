@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use lettre::transport::smtp::extension::ClientId;
 use percent_encoding::percent_decode_str;
-use session::{Dialer, Session};
+use session::{Dialer, Mail, Outcome, Session};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -231,35 +231,91 @@ impl fmt::Debug for SmtpMailer {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let message = build_message(email, &self.from, Utc::now())?;
-        let envelope = message.envelope();
-        let from = envelope.from().map(ToString::to_string).unwrap_or_default();
-        let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
-        let content = message.formatted();
-        if let Some(mut session) = self.idle_session().await {
-            let sent = session.send(&from, &to, &content).await;
-            // A reused connection the server has closed since fails before the content leaves:
-            // the mail has not been delivered, so it goes at once on a new connection.
-            let lost_in_reuse = session.is_broken() && !session.content_sent();
-            self.recycle(session);
-            if !lost_in_reuse {
-                return self.logged(email, sent);
-            }
-            tracing::debug!(server = %self.describe, "a reused SMTP connection was gone; sending on a new one");
-        }
-        let mut session = Session::open(&self.dialer()).await?;
-        let sent = session.send(&from, &to, &content).await;
-        self.recycle(session);
-        self.logged(email, sent)
+        let mut results = self.send_batch(std::slice::from_ref(email)).await;
+        results.pop().unwrap_or_else(|| Err(MailError::Transient("the mail was not sent".into())))
     }
-}
 
-impl SmtpMailer {
-    fn logged(&self, email: &OutgoingEmail, result: Result<(), MailError>) -> Result<(), MailError> {
-        if result.is_ok() {
-            tracing::debug!(event_id = %email.event_id, user_id = %email.to.user_id, server = %self.describe, "mail sent");
+    /// The batch goes on one connection, each mail's envelope pipelined behind the previous
+    /// mail's content when the server allows: one round trip a mail.
+    async fn send_batch(&self, emails: &[OutgoingEmail]) -> Vec<Result<(), MailError>> {
+        let now = Utc::now();
+        // (from, to, content) of each e-mail that could be built; the others fail here.
+        let mut results: Vec<Option<Result<(), MailError>>> = Vec::with_capacity(emails.len());
+        let mut built = Vec::with_capacity(emails.len());
+        for (i, email) in emails.iter().enumerate() {
+            match build_message(email, &self.from, now) {
+                Ok(message) => {
+                    let envelope = message.envelope();
+                    let from = envelope.from().map(ToString::to_string).unwrap_or_default();
+                    let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
+                    built.push((i, from, to, message.formatted()));
+                    results.push(None);
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
         }
-        result
+        // The mails still to send, as indexes into `built`.
+        let mut pending: Vec<usize> = (0..built.len()).collect();
+        let mut session = self.idle_session().await;
+        let mut reused = session.is_some();
+        while !pending.is_empty() {
+            let mut current = match session.take() {
+                Some(session) => session,
+                None => match Session::open(&self.dialer()).await {
+                    Ok(session) => session,
+                    Err(error) => {
+                        for &k in &pending {
+                            results[built[k].0] = Some(Err(error.clone()));
+                        }
+                        break;
+                    }
+                },
+            };
+            let mails: Vec<Mail<'_>> =
+                pending.iter().map(|&k| Mail { from: &built[k].1, to: &built[k].2, content: &built[k].3 }).collect();
+            let outcomes = current.send_chain(&mails).await;
+            self.recycle(current);
+            let mut not_sent = Vec::new();
+            for (&k, outcome) in pending.iter().zip(outcomes) {
+                let result = match outcome {
+                    Outcome::Sent => Ok(()),
+                    Outcome::Failed(error) => Err(error),
+                    Outcome::NotSent => {
+                        not_sent.push(k);
+                        continue;
+                    }
+                };
+                results[built[k].0] = Some(result);
+            }
+            // A connection that broke having carried some of the batch (a server may limit the
+            // mails per connection), or a reused one the server had closed since: the rest go
+            // at once on a new connection. One that broke carrying nothing ends the batch.
+            let progressed = not_sent.len() < pending.len();
+            if !not_sent.is_empty() && !progressed && !reused {
+                for &k in &not_sent {
+                    results[built[k].0] =
+                        Some(Err(MailError::Transient("the connection to the mail server was lost".into())));
+                }
+                break;
+            }
+            if !not_sent.is_empty() {
+                tracing::debug!(server = %self.describe, left = not_sent.len(), "an SMTP connection was lost; going on with a new one");
+            }
+            pending = not_sent;
+            reused = false;
+        }
+        emails
+            .iter()
+            .zip(results)
+            .map(|(email, result)| {
+                // Every mail has its result by now; a gap would be a bug, and must not pass for sent.
+                let result = result.unwrap_or_else(|| Err(MailError::Transient("the mail was not sent".into())));
+                if result.is_ok() {
+                    tracing::debug!(event_id = %email.event_id, user_id = %email.to.user_id, server = %self.describe, "mail sent");
+                }
+                result
+            })
+            .collect()
     }
 }
 
@@ -331,6 +387,10 @@ mod tests {
         login: Option<(&'static str, &'static str)>,
         /// Offers only `AUTH LOGIN`.
         login_only: bool,
+        /// With `pipelining`: holds its reply to each of the first `chain - 1` messages of a
+        /// connection until the next mail's envelope has come, so a client that waits for that
+        /// reply before the next envelope stalls.
+        chain: usize,
     }
 
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -430,6 +490,7 @@ mod tests {
         let clear_refused = behaviour.tls == ServerTls::StartTls && !secured;
         let mut logged_in = behaviour.login.is_none();
         let mut recipients = 0;
+        let mut messages_here = 0;
         // Replies held back until DATA (pipelining), then written at once.
         let mut held = String::new();
         let mut line = String::new();
@@ -518,6 +579,7 @@ mod tests {
                     }
                     seen.messages.lock().unwrap().push(message);
                     recipients = 0;
+                    messages_here += 1;
                     "250 queued\r\n".into()
                 }
             } else if upper == "QUIT" {
@@ -527,7 +589,10 @@ mod tests {
                 "250 ok\r\n".into()
             };
             held.push_str(&reply);
-            let hold = behaviour.pipelining && (upper.starts_with("MAIL") || upper.starts_with("RCPT"));
+            let hold = behaviour.pipelining
+                && (upper.starts_with("MAIL")
+                    || upper.starts_with("RCPT")
+                    || (reply.starts_with("250 queued") && messages_here < behaviour.chain));
             if !hold {
                 io.get_mut().write_all(held.as_bytes()).await?;
                 held.clear();
@@ -580,6 +645,59 @@ mod tests {
             m.replace(&boundary, "BOUNDARY").lines().filter(|l| !l.starts_with("Date: ")).collect::<Vec<_>>().join("\n")
         };
         assert_eq!(comparable(&received), comparable(&expected));
+    }
+
+    fn emails_to(addresses: &[&str]) -> Vec<OutgoingEmail> {
+        addresses.iter().map(|a| email_to(a)).collect()
+    }
+
+    async fn send_batch(mailer: &SmtpMailer, addresses: &[&str]) -> Vec<Result<(), MailError>> {
+        let sent = tokio::time::timeout(Duration::from_secs(10), mailer.send_batch(&emails_to(addresses))).await;
+        sent.expect("the dialogue does not stall")
+    }
+
+    #[tokio::test]
+    async fn a_batch_sends_each_envelope_behind_the_previous_message_on_one_connection() {
+        let server = TinyServer::start(Behaviour { pipelining: true, chain: 3, ..Behaviour::default() }).await;
+        let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+        let results = send_batch(&mailer, &["a@b.example", "c@b.example", "d@b.example"]).await;
+        assert_eq!(results, [Ok(()), Ok(()), Ok(())]);
+        assert_eq!((server.messages(), server.connections()), (3, 1), "(messages, connections)");
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_on_when_the_server_takes_one_mail_per_connection() {
+        for pipelining in [false, true] {
+            let server = TinyServer::start(Behaviour { hang_up: true, pipelining, ..Behaviour::default() }).await;
+            let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+            let results = send_batch(&mailer, &["a@b.example", "c@b.example", "d@b.example"]).await;
+            assert_eq!(results, [Ok(()), Ok(()), Ok(())], "pipelining {pipelining}");
+            assert_eq!((server.messages(), server.connections()), (3, 3), "pipelining {pipelining}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_fails_alone_in_its_batch() {
+        for pipelining in [false, true] {
+            let server = TinyServer::start(Behaviour { pipelining, ..Behaviour::default() }).await;
+            let mailer = SmtpMailer::from_url(&server.url("smtp://", ""), sender()).unwrap();
+            let results =
+                send_batch(&mailer, &["a@b.example", "nobody@b.example", "not an address", "d@b.example"]).await;
+            assert_eq!(results[0], Ok(()), "pipelining {pipelining}");
+            assert!(matches!(&results[1], Err(MailError::Permanent(m)) if m.contains("550")), "{results:?}");
+            assert!(matches!(&results[2], Err(MailError::Permanent(m)) if m.contains("invalid")), "{results:?}");
+            assert_eq!(results[3], Ok(()), "pipelining {pipelining}");
+            assert_eq!((server.messages(), server.connections()), (2, 1), "pipelining {pipelining}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_to_a_server_that_is_not_there_fails_each_mail_transiently() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mailer = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), sender()).unwrap();
+        let results = mailer.send_batch(&emails_to(&["a@b.example", "c@b.example"])).await;
+        assert!(results.iter().all(|r| matches!(r, Err(MailError::Transient(_)))), "{results:?}");
+        assert_eq!(results.len(), 2);
     }
 
     #[tokio::test]

@@ -122,6 +122,33 @@ pub(super) fn push_data(out: &mut Vec<u8>, content: &[u8]) {
     out.extend_from_slice(b".\r\n");
 }
 
+/// `commands`, each ended by CRLF, appended to `out`.
+fn push_commands(out: &mut Vec<u8>, commands: &[String]) {
+    for command in commands {
+        out.extend_from_slice(command.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// One mail for [`Session::send_chain`]: the envelope's sender and recipients, and the whole
+/// message (headers and body, CRLF line ends).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mail<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub content: &'a [u8],
+}
+
+/// What became of one mail of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Sent,
+    Failed(MailError),
+    /// The connection broke before the mail's content left: it was not delivered, and can go
+    /// at once on another connection.
+    NotSent,
+}
+
 /// The socket, in clear or inside TLS.
 enum Stream {
     Plain(TcpStream),
@@ -193,8 +220,6 @@ pub(super) struct Session {
     /// Set when the connection can't carry another mail: a network error, a reply that is not
     /// SMTP, or a failed reset.
     broken: bool,
-    /// Set once a mail's content has been written: after that, a failure may follow a delivery.
-    content_sent: bool,
 }
 
 impl Session {
@@ -220,7 +245,6 @@ impl Session {
             line: Vec::with_capacity(256),
             timeout: dialer.timeout,
             broken: false,
-            content_sent: false,
         };
         let greeting = session.read_reply().await?;
         if greeting.code != 220 {
@@ -242,21 +266,66 @@ impl Session {
         self.broken
     }
 
-    /// True when the last mail's content was written before it failed, so the server may have
-    /// taken it.
-    pub fn content_sent(&self) -> bool {
-        self.content_sent
-    }
-
     /// `NOOP`: is the server still there?
     pub async fn noop(&mut self) -> bool {
         matches!(self.command("NOOP").await, Ok(reply) if reply.is_completion())
     }
 
-    /// Sends one mail from `from` to every address in `to` (all must be accepted). `content` is
-    /// the whole message, headers and body, with CRLF line ends.
-    pub async fn send(&mut self, from: &str, to: &[String], content: &[u8]) -> Result<(), MailError> {
-        self.content_sent = false;
+    /// Sends `mails` in order on this connection, one outcome each. With `PIPELINING` each
+    /// mail's envelope rides behind the previous mail's content (RFC 2920 lets the content open a
+    /// group), so a chain costs one round trip a mail, plus one.
+    pub async fn send_chain(&mut self, mails: &[Mail<'_>]) -> Vec<Outcome> {
+        let envelopes: Vec<Result<Vec<String>, MailError>> = mails.iter().map(|m| self.envelope(m)).collect();
+        let mut outcomes = Vec::with_capacity(mails.len());
+        // Whether the envelope of the mail at hand already left, behind the previous content.
+        let mut sent_ahead = false;
+        for (i, mail) in mails.iter().enumerate() {
+            if self.broken {
+                outcomes.push(Outcome::NotSent);
+                continue;
+            }
+            let commands = match &envelopes[i] {
+                Ok(commands) => commands,
+                Err(error) => {
+                    outcomes.push(Outcome::Failed(error.clone()));
+                    continue;
+                }
+            };
+            let Ok(replies) = self.envelope_replies(commands, std::mem::take(&mut sent_ahead)).await else {
+                outcomes.push(Outcome::NotSent);
+                continue;
+            };
+            if let Some(error) = self.refusal(commands, &replies).await {
+                outcomes.push(Outcome::Failed(error));
+                continue;
+            }
+            self.out.clear();
+            push_data(&mut self.out, mail.content);
+            if self.extensions.pipelining
+                && let Some(Ok(next)) = envelopes.get(i + 1)
+            {
+                push_commands(&mut self.out, next);
+                sent_ahead = true;
+            }
+            // From here the server may have the message, whatever happens next: a failure is an
+            // ordinary one, retried later (with the same Message-ID).
+            let reply = match self.write_out().await {
+                Ok(()) => self.read_reply().await,
+                Err(error) => Err(error),
+            };
+            outcomes.push(match reply {
+                Ok(reply) if reply.is_completion() => Outcome::Sent,
+                Ok(reply) => Outcome::Failed(reply.failure("the message")),
+                Err(error) => Outcome::Failed(error),
+            });
+        }
+        outcomes
+    }
+
+    /// The envelope of `mail` (`MAIL`, a `RCPT` per address, `DATA`), or why it can't go to
+    /// this server.
+    fn envelope(&self, mail: &Mail<'_>) -> Result<Vec<String>, MailError> {
+        let Mail { from, to, content } = *mail;
         let mut parameters = String::new();
         if let Some(limit) = self.extensions.size {
             if content.len() as u64 > limit {
@@ -283,21 +352,25 @@ impl Session {
         commands.push(format!("MAIL FROM:<{from}>{parameters}"));
         commands.extend(to.iter().map(|address| format!("RCPT TO:<{address}>")));
         commands.push("DATA".to_owned());
+        Ok(commands)
+    }
 
-        // The replies to the envelope, in order; with PIPELINING all are asked before any is read.
+    /// The replies to an envelope, in order. With `PIPELINING` all its commands are written
+    /// at once (unless they already left, `sent_ahead`) before any reply is read; otherwise each
+    /// waits for the previous reply, and a refusal ends the envelope there.
+    async fn envelope_replies(&mut self, commands: &[String], sent_ahead: bool) -> Result<Vec<Reply>, MailError> {
         let mut replies = Vec::with_capacity(commands.len());
         if self.extensions.pipelining {
-            self.out.clear();
-            for command in &commands {
-                self.out.extend_from_slice(command.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+            if !sent_ahead {
+                self.out.clear();
+                push_commands(&mut self.out, commands);
+                self.write_out().await?;
             }
-            self.write_out().await?;
-            for _ in &commands {
+            for _ in commands {
                 replies.push(self.read_reply().await?);
             }
         } else {
-            for command in &commands {
+            for command in commands {
                 let reply = self.command(command).await?;
                 let refused = reply.code >= 400;
                 replies.push(reply);
@@ -306,32 +379,29 @@ impl Session {
                 }
             }
         }
+        Ok(replies)
+    }
 
-        let data_accepted = replies.len() == commands.len() && replies.last().is_some_and(|r| r.code == 354);
-        let refusal = commands.iter().zip(&replies).find(|(command, reply)| {
+    /// The first refusal among an envelope's replies, after ending the transaction so the
+    /// connection can carry the next mail.
+    async fn refusal(&mut self, commands: &[String], replies: &[Reply]) -> Option<MailError> {
+        let (command, reply) = commands.iter().zip(replies).find(|(command, reply)| {
             let expected = if command.as_str() == "DATA" { reply.code == 354 } else { reply.is_completion() };
             !expected
-        });
-        if let Some((command, reply)) = refusal {
-            let error = reply.failure(command);
-            if data_accepted {
-                // RFC 2920 §3.1: the server took DATA although it refused a recipient; an empty
-                // message ends it, and is refused for lack of recipients.
-                self.out.clear();
-                self.out.extend_from_slice(b".\r\n");
-                self.write_out().await?;
-                self.read_reply().await?;
+        })?;
+        let error = reply.failure(command);
+        let data_accepted = replies.len() == commands.len() && replies.last().is_some_and(|r| r.code == 354);
+        if data_accepted {
+            // RFC 2920 §3.1: the server took DATA although it refused a recipient; an empty
+            // message ends it, and is refused for lack of recipients.
+            self.out.clear();
+            self.out.extend_from_slice(b".\r\n");
+            if self.write_out().await.is_err() || self.read_reply().await.is_err() {
+                return Some(error);
             }
-            self.reset().await;
-            return Err(error);
         }
-
-        self.out.clear();
-        push_data(&mut self.out, content);
-        self.content_sent = true;
-        self.write_out().await?;
-        let reply = self.read_reply().await?;
-        if reply.is_completion() { Ok(()) } else { Err(reply.failure("the message")) }
+        self.reset().await;
+        Some(error)
     }
 
     /// `RSET` after a refused envelope, so the connection can carry the next mail; a connection
