@@ -1011,7 +1011,7 @@ async fn replay_send(
     }
     let k = due.len();
     steps.add("payload from JSON + render", render_t, k);
-    steps.add("mailer.send() (build MIME + SMTP through the pool)", send_t, k);
+    steps.add("mailer.send() (build MIME + SMTP, one mail at a time)", send_t, k);
     let t = Instant::now();
     store.emails_sent(&sent, state.clock.now()).await.expect("sent");
     steps.add("emails_sent() (one transaction for the round)", t.elapsed(), 1);
