@@ -234,9 +234,13 @@ impl Session {
             .map_err(|e| MailError::Transient(format!("connecting to {address}: {e}")))?;
         // Each write is a whole group of commands or a whole message: nothing to gain from Nagle.
         tcp.set_nodelay(true).map_err(|e| MailError::Transient(format!("{address}: {e}")))?;
+        // A URL that asks for TLS always has its setup (`SmtpMailer::tls_setup`); without one,
+        // nothing goes in clear.
+        let no_tls = || MailError::Transient(format!("{address}: TLS is required but not set up"));
         let stream = match (security, dialer.tls) {
             (Security::Implicit, Some(tls)) => Stream::Tls(Box::new(handshake(tls, tcp, dialer.timeout).await?)),
-            _ => Stream::Plain(tcp),
+            (Security::Implicit | Security::StartTls, None) => return Err(no_tls()),
+            (Security::None | Security::StartTls, _) => Stream::Plain(tcp),
         };
         let mut session = Session {
             io: BufReader::with_capacity(8 * 1024, stream),
@@ -251,8 +255,7 @@ impl Session {
             return Err(greeting.failure("the server's greeting"));
         }
         session.ehlo(dialer.hello).await?;
-        if *security == Security::StartTls {
-            let Some(tls) = dialer.tls else { unreachable!("STARTTLS endpoints have a TLS connector") };
+        if let (Security::StartTls, Some(tls)) = (security, dialer.tls) {
             session.starttls(tls, dialer.hello).await?;
         }
         if let Some((user, password)) = credentials {
