@@ -6,7 +6,9 @@
 //!    pooled `AsyncSmtpTransport` into an SMTP sink, with the dispatcher's concurrency
 //!    (`notifications.senders`): the raw rate. The product's `SmtpMailer` alone is measured beside
 //!    it (its own SMTP dialogue: connections held without a `NOOP` before every message, and the
-//!    envelope pipelined with `DATA` when the server offers `PIPELINING`, which the sink does).
+//!    envelope pipelined with `DATA` when the server offers `PIPELINING`, which the sink does),
+//!    one mail at a time and in batches of 16 (as the dispatcher sends), and all three again into
+//!    a sink that answers 10 ms after it reads: a relay across a network.
 //! 2. **product**: the real server in-process (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
 //!    set or one answers on 127.0.0.1:5432), 1,000 users each with a websocket authenticated and
 //!    subscribed to `user`, 10,000 listings of theirs stored as approved (`Store::insert_listings`,
@@ -54,6 +56,8 @@ use uuid::Uuid;
 /// The goals.
 const GOAL_RATIO: f64 = 0.8;
 const GOAL_MAX_AGE: Duration = Duration::from_secs(5);
+/// The round trip to the relay of the remote sink ([`FastSink::remote`]).
+const REMOTE_ROUND_TRIP: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Copy)]
 struct Params {
@@ -232,8 +236,11 @@ fn descriptor_limits() -> Option<(u64, u64)> {
 /// 40 ms) while it has nothing to answer: lettre writes a message's body and its final
 /// `\r\n.\r\n` in two writes on a socket without `TCP_NODELAY`, so Nagle holds the dot until that
 /// delayed ACK comes, and every message on a connection waits ~40 ms.
+///
+/// With a `reply_delay` the sink answers each group of commands that long after it has read it:
+/// a relay that far away (the delay stands for the network's round trip).
 struct FastSink {
-    name: &'static str,
+    name: String,
     url: String,
     arrivals: Arc<Arrivals>,
     runtime: tokio::runtime::Runtime,
@@ -241,6 +248,15 @@ struct FastSink {
 
 impl FastSink {
     fn start(quick_ack: bool) -> FastSink {
+        FastSink::listen(quick_ack, None)
+    }
+
+    /// A relay `round_trip` away, acknowledging segments at once.
+    fn remote(round_trip: Duration) -> FastSink {
+        FastSink::listen(true, Some(round_trip))
+    }
+
+    fn listen(quick_ack: bool, reply_delay: Option<Duration>) -> FastSink {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port for the sink");
         listener.set_nonblocking(true).expect("non-blocking");
         let url = format!("smtp://{}", listener.local_addr().expect("address"));
@@ -252,11 +268,15 @@ impl FastSink {
             while let Ok((socket, _)) = listener.accept().await {
                 let recorded = recorded.clone();
                 tokio::spawn(async move {
-                    let _ = smtp_session(socket, recorded, quick_ack).await;
+                    let _ = smtp_session(socket, recorded, quick_ack, reply_delay).await;
                 });
             }
         });
-        let name = if quick_ack { "sink acking at once" } else { "sink with delayed ACKs" };
+        let name = match (quick_ack, reply_delay) {
+            (_, Some(delay)) => format!("relay {} ms away", delay.as_millis()),
+            (true, None) => "sink acking at once".to_owned(),
+            (false, None) => "sink with delayed ACKs".to_owned(),
+        };
         FastSink { name, url, arrivals, runtime }
     }
 }
@@ -282,20 +302,32 @@ impl tokio::io::AsyncRead for Reader {
     }
 }
 
-async fn smtp_session(socket: tokio::net::TcpStream, arrivals: Arc<Arrivals>, quick_ack: bool) -> std::io::Result<()> {
+async fn smtp_session(
+    socket: tokio::net::TcpStream,
+    arrivals: Arc<Arrivals>,
+    quick_ack: bool,
+    reply_delay: Option<Duration>,
+) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let delay = async || {
+        if let Some(delay) = reply_delay {
+            tokio::time::sleep(delay).await;
+        }
+    };
     socket.set_nodelay(true)?;
     if quick_ack {
         socket2::SockRef::from(&socket).set_tcp_quickack(true)?;
     }
     let (read, mut write) = socket.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, Reader { inner: read, quick_ack });
+    delay().await;
     write.write_all(b"220 sink.bench ESMTP\r\n").await?;
     let mut line = Vec::with_capacity(1024);
     // Replies not yet written: they go when nothing more is waiting to be read.
     let mut replies = Vec::with_capacity(256);
     loop {
         if reader.buffer().is_empty() && !replies.is_empty() {
+            delay().await;
             write.write_all(&replies).await?;
             replies.clear();
         }
@@ -316,6 +348,7 @@ async fn smtp_session(socket: tokio::net::TcpStream, arrivals: Arc<Arrivals>, qu
             b"DATA" => {
                 // The client sends nothing more until it has this reply.
                 replies.extend_from_slice(b"354 end with <CRLF>.<CRLF>\r\n");
+                delay().await;
                 write.write_all(&replies).await?;
                 replies.clear();
                 let mut in_headers = true;
@@ -400,14 +433,31 @@ enum RawMailer {
     /// same MIME messages the product builds (`build_message`, timed with the sending).
     Lettre(AsyncSmtpTransport<Tokio1Executor>, achex_notification::Sender),
     /// The product's `SmtpMailer` alone (its own pipelined dialogue, connections held between
-    /// messages), for reference: how much of the gap to the baseline is the mailer.
+    /// messages), for reference: how much of the gap to the baseline is the mailer. One `send`
+    /// per mail: two round trips each with a server that pipelines.
     Achex(SmtpMailer),
+    /// The same mailer given batches of 16, as the dispatcher gives them: one round trip a mail.
+    AchexBatches(SmtpMailer),
 }
 
+/// Which of the [`RawMailer`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawKind {
+    Lettre,
+    Achex,
+    AchexBatches,
+}
+
+/// Mails in one batch of [`RawMailer::AchexBatches`]: a dispatcher round of 64 over 4 senders.
+const RAW_BATCH: usize = 16;
+
 impl RawMailer {
-    fn new(achex: bool, url: &str) -> RawMailer {
-        if achex {
-            return RawMailer::Achex(SmtpMailer::from_url(url, sender()).expect("the sink's URL"));
+    fn new(kind: RawKind, url: &str) -> RawMailer {
+        let achex = || SmtpMailer::from_url(url, sender()).expect("the sink's URL");
+        match kind {
+            RawKind::Achex => return RawMailer::Achex(achex()),
+            RawKind::AchexBatches => return RawMailer::AchexBatches(achex()),
+            RawKind::Lettre => {}
         }
         let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the sink's URL has a port");
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(port).build();
@@ -418,6 +468,7 @@ impl RawMailer {
         match self {
             RawMailer::Lettre(..) => "raw lettre (AsyncSmtpTransport, pooled)",
             RawMailer::Achex(_) => "achex SmtpMailer alone (pipelined, held)",
+            RawMailer::AchexBatches(_) => "achex SmtpMailer alone, batches of 16",
         }
     }
 
@@ -427,12 +478,23 @@ impl RawMailer {
                 let message = build_message(email, from, chrono::Utc::now()).expect("a valid message");
                 transport.send(message).await.expect("the sink accepts every mail");
             }
-            RawMailer::Achex(mailer) => mailer.send(email).await.expect("the sink accepts every mail"),
+            RawMailer::Achex(mailer) | RawMailer::AchexBatches(mailer) => {
+                mailer.send(email).await.expect("the sink accepts every mail")
+            }
         }
     }
 }
 
 async fn send_all(mailer: &RawMailer, emails: &[OutgoingEmail], concurrency: usize) {
+    if let RawMailer::AchexBatches(mailer) = mailer {
+        futures_util::stream::iter(emails.chunks(RAW_BATCH))
+            .for_each_concurrent(concurrency, |batch| async move {
+                let results = mailer.send_batch(batch).await;
+                assert!(results.iter().all(Result::is_ok), "the sink accepts every mail: {results:?}");
+            })
+            .await;
+        return;
+    }
     futures_util::stream::iter(emails).for_each_concurrent(concurrency, |email| mailer.send(email)).await;
 }
 
@@ -463,9 +525,9 @@ fn sender() -> achex_notification::Sender {
 
 /// The raw rate into `sink` (or, with `achex`, the product's mailer's): `repeats` runs of `n`
 /// mails, each printed; returns the median.
-async fn bench_raw(sink: &FastSink, n: usize, repeats: usize, senders: usize, achex: bool) -> f64 {
+async fn bench_raw(sink: &FastSink, n: usize, repeats: usize, senders: usize, kind: RawKind) -> f64 {
     let base_url = Settings::defaults().mail.base_url;
-    let mailer = RawMailer::new(achex, &sink.url);
+    let mailer = RawMailer::new(kind, &sink.url);
     let mut rates = Vec::with_capacity(repeats);
     let mut shown = Vec::with_capacity(repeats);
     for _ in 0..repeats {
@@ -500,7 +562,7 @@ async fn bench_raw_mailin(params: &Params, senders: usize) {
     let emails = rendered_emails(n, &base_url);
     let warm_up = rendered_emails(senders * 4, &base_url);
     let sink = achex_tests::smtp_sink::SmtpSink::start();
-    let mailer = RawMailer::new(false, &sink.url());
+    let mailer = RawMailer::new(RawKind::Lettre, &sink.url());
     let (rate, elapsed) = raw_send(&mailer, &emails, &warm_up, senders, async |n| {
         sink.wait_for(n, Duration::from_secs(120)).await;
         Instant::now()
@@ -1151,11 +1213,30 @@ async fn main() {
     let stock = FastSink::start(false);
     println!("\n== baseline ==");
     // The delayed-ACK sink takes ~11 s per 1,000 mails and its rate hardly varies: one run.
-    let raw_stock = bench_raw(&stock, params.raw_mails.min(1_000), 1, senders, false).await;
+    let raw_stock = bench_raw(&stock, params.raw_mails.min(1_000), 1, senders, RawKind::Lettre).await;
     bench_raw_mailin(&params, senders).await;
-    let raw_before = bench_raw(&sink, params.raw_mails, 3, senders, false).await;
-    let alone = bench_raw(&sink, params.raw_mails, 3, senders, true).await;
-    println!("  the product's mailer alone: {:.2}x raw lettre", alone / raw_before);
+    let raw_before = bench_raw(&sink, params.raw_mails, 3, senders, RawKind::Lettre).await;
+    let alone = bench_raw(&sink, params.raw_mails, 3, senders, RawKind::Achex).await;
+    let batches = bench_raw(&sink, params.raw_mails, 3, senders, RawKind::AchexBatches).await;
+    println!(
+        "  the product's mailer alone: {:.2}x raw lettre one mail at a time, {:.2}x in batches",
+        alone / raw_before,
+        batches / raw_before
+    );
+    // What the round trips cost when the relay is not on this machine: each group of commands is
+    // answered 10 ms after it was read.
+    let remote = FastSink::remote(REMOTE_ROUND_TRIP);
+    let n = if params.quick { 100 } else { 400 };
+    let remote_lettre = bench_raw(&remote, n, 1, senders, RawKind::Lettre).await;
+    let remote_each = bench_raw(&remote, n, 1, senders, RawKind::Achex).await;
+    let remote_batches = bench_raw(&remote, n, 1, senders, RawKind::AchexBatches).await;
+    println!(
+        "  to a relay {} ms away: the product's mailer {:.2}x raw lettre one mail at a time, {:.2}x in batches",
+        REMOTE_ROUND_TRIP.as_millis(),
+        remote_each / remote_lettre,
+        remote_batches / remote_lettre
+    );
+    remote.runtime.shutdown_background();
 
     bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &sink, raw_before).await;
     bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &stock, raw_stock).await;
@@ -1182,7 +1263,7 @@ async fn main() {
         bench_profile("PostgreSQL", Some(&url), &params, &sink, raw_before).await;
     }
     println!("\n== baseline again (drift check) ==");
-    bench_raw(&sink, params.raw_mails, 3, senders, false).await;
+    bench_raw(&sink, params.raw_mails, 3, senders, RawKind::Lettre).await;
     println!("load average: {}", load_average());
     sink.runtime.shutdown_background();
     stock.runtime.shutdown_background();
