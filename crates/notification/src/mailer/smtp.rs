@@ -61,6 +61,9 @@ struct Endpoint {
     port: u16,
     security: Security,
     credentials: Option<(String, String)>,
+    /// `?ca=/path`: a certificate authority to trust besides the Mozilla roots (PEM or DER), for
+    /// a relay whose certificate a private authority signed.
+    ca_file: Option<std::path::PathBuf>,
 }
 
 fn parse_url(text: &str) -> Result<Endpoint, MailConfigError> {
@@ -71,7 +74,12 @@ fn parse_url(text: &str) -> Result<Endpoint, MailConfigError> {
         "smtps" => Security::Implicit,
         other => return Err(invalid(format!("the scheme must be smtp or smtps, not {other:?}"))),
     };
+    let mut ca_file = None;
     for (key, value) in url.query_pairs() {
+        if key == "ca" {
+            ca_file = Some(std::path::PathBuf::from(value.as_ref()));
+            continue;
+        }
         match (key.as_ref(), value.to_ascii_lowercase().as_str(), security) {
             ("tls", "starttls", Security::None | Security::StartTls) => security = Security::StartTls,
             ("tls", "none", Security::None) => {}
@@ -79,8 +87,13 @@ fn parse_url(text: &str) -> Result<Endpoint, MailConfigError> {
                 return Err(invalid("smtps:// is always TLS; drop the tls parameter".into()));
             }
             ("tls", other, _) => return Err(invalid(format!("tls must be starttls or none, not {other:?}"))),
-            (other, _, _) => return Err(invalid(format!("unknown parameter {other:?} (only tls is understood)"))),
+            (other, _, _) => {
+                return Err(invalid(format!("unknown parameter {other:?} (only tls and ca are understood)")));
+            }
         }
+    }
+    if ca_file.is_some() && security == Security::None {
+        return Err(invalid("ca is for TLS: use smtps:// or ?tls=starttls".into()));
     }
     if !matches!(url.path(), "" | "/") {
         return Err(invalid("an SMTP URL has no path".into()));
@@ -101,7 +114,7 @@ fn parse_url(text: &str) -> Result<Endpoint, MailConfigError> {
         let password = decode(url.password().unwrap_or("")).map_err(|_| invalid("the password is not UTF-8".into()))?;
         Some((user, password))
     };
-    Ok(Endpoint { host, port, security, credentials })
+    Ok(Endpoint { host, port, security, credentials, ca_file })
 }
 
 /// The URL with any password replaced by `***`, for logs and error messages.
@@ -158,6 +171,9 @@ impl SmtpMailer {
             from,
             describe,
         };
+        if let Some(path) = mailer.endpoint.ca_file.clone() {
+            mailer.extra_roots = read_certificates(&path)?;
+        }
         mailer.tls = mailer.tls_setup()?;
         Ok(mailer)
     }
@@ -220,6 +236,23 @@ impl SmtpMailer {
             idle.push(Idle { session, since: Instant::now() });
         }
     }
+}
+
+/// The certificates in `path`: PEM (`-----BEGIN CERTIFICATE-----` blocks), or one DER.
+fn read_certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, MailConfigError> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let invalid = |why: String| MailConfigError::InvalidUrl(format!("ca {}: {why}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+    if !bytes.starts_with(b"-----") && !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Ok(vec![CertificateDer::from(bytes)]);
+    }
+    let certificates = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("not PEM certificates: {e}")))?;
+    if certificates.is_empty() {
+        return Err(invalid("no certificate in the file".into()));
+    }
+    Ok(certificates)
 }
 
 impl fmt::Debug for SmtpMailer {
@@ -331,7 +364,7 @@ mod tests {
     fn a_plain_smtp_url_has_port_25_and_no_tls() {
         assert_eq!(
             parse_url("smtp://127.0.0.1").unwrap(),
-            Endpoint { host: "127.0.0.1".into(), port: 25, security: Security::None, credentials: None }
+            Endpoint { host: "127.0.0.1".into(), port: 25, security: Security::None, credentials: None, ca_file: None }
         );
     }
 
@@ -357,6 +390,7 @@ mod tests {
             "smtps://u:hunter2@mail.example.com?tls=starttls",
             "smtp://u:hunter2@mail.example.com?pool=3",
             "smtp://u:hunter2@mail.example.com/relay",
+            "smtp://u:hunter2@mail.example.com?ca=/etc/ssl/ca.pem",
         ] {
             let err = parse_url(bad).unwrap_err();
             assert!(matches!(err, MailConfigError::InvalidUrl(_)), "{bad}");
@@ -750,6 +784,37 @@ mod tests {
         let results = send_each(&mailer, &["a@b.example", "c@b.example"]).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         assert_eq!((server.messages(), server.connections()), (2, 1), "(messages, connections)");
+    }
+
+    #[tokio::test]
+    async fn a_private_authority_named_in_the_url_is_trusted_in_pem_or_der() {
+        let dir = tempfile::tempdir().unwrap();
+        let der = dir.path().join("ca.der");
+        std::fs::write(&der, CA).unwrap();
+        let pem = dir.path().join("ca.pem");
+        let body = BASE64.encode(CA);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        std::fs::write(&pem, format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n")))
+            .unwrap();
+        let server = TinyServer::start(Behaviour { tls: ServerTls::Implicit, ..Behaviour::default() }).await;
+        for file in [&der, &pem] {
+            let url = server.url("smtps://", &format!("?ca={}", file.display()));
+            let mailer = SmtpMailer::from_url(&url, sender()).unwrap();
+            assert_eq!(send_each(&mailer, &["a@b.example"]).await, [Ok(())], "{}", file.display());
+        }
+        assert_eq!(server.messages(), 2);
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_is_refused_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "-----BEGIN NOTHING-----\n-----END NOTHING-----\n").unwrap();
+        for file in [dir.path().join("missing.pem"), empty] {
+            let url = format!("smtps://127.0.0.1:465?ca={}", file.display());
+            let err = SmtpMailer::from_url(&url, sender()).err();
+            assert!(matches!(err, Some(MailConfigError::InvalidUrl(_))), "{err:?}");
+        }
     }
 
     #[tokio::test]

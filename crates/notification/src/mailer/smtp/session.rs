@@ -226,7 +226,7 @@ impl Session {
     /// Connects, reads the greeting, says `EHLO`, secures the connection and logs in, as the
     /// endpoint asks. Every failure is transient unless the server's reply says otherwise.
     pub async fn open(dialer: &Dialer<'_>) -> Result<Session, MailError> {
-        let Endpoint { host, port, security, credentials } = dialer.endpoint;
+        let Endpoint { host, port, security, credentials, .. } = dialer.endpoint;
         let address = format!("{host}:{port}");
         let tcp = tokio::time::timeout(dialer.timeout, TcpStream::connect((host.as_str(), *port)))
             .await
