@@ -4,9 +4,10 @@
 //! Why not lettre's connection: it waits for the reply to every command, so each mail costs four
 //! round trips (`MAIL`, `RCPT`, `DATA`, the content), and it writes the content and the final dot
 //! in two writes. Here, with `PIPELINING`, `MAIL`, `RCPT` and `DATA` leave in one write and the
-//! content with its dot in another: two round trips, two writes and two reads a mail, on both
-//! sides of the connection. A server that does not offer it gets one command at a time.
-//! lettre still builds the MIME message.
+//! content with its dot in another; in a chain of mails ([`Session::send_chain`]) the next mail's
+//! envelope leaves in the same write as the content before it: one round trip, one write and one
+//! read a mail, on both sides of the connection. A server that does not offer `PIPELINING` gets
+//! one command at a time. lettre still builds the MIME message.
 
 use super::{Endpoint, Security};
 use crate::error::MailError;
