@@ -392,15 +392,15 @@ impl Notifier {
                     let Ok(_permit) = self.send_permits.acquire().await else { return };
                     let results = self.mailer.send_batch(emails).await;
                     for (delivery, result) in deliveries.iter().zip(results) {
-                        let recorded = match result {
+                        match result {
                             Ok(()) => {
-                                sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(delivery.notification.id);
-                                Ok(())
+                                sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(delivery.notification.id)
                             }
-                            Err(error) => self.email_failed(delivery, error).await,
-                        };
-                        if let Err(e) = recorded {
-                            tracing::warn!(error = %format!("{e:#}"), "recording an e-mail attempt failed; its lease will expire");
+                            Err(error) => {
+                                if let Err(e) = self.email_failed(delivery, error).await {
+                                    tracing::warn!(error = %format!("{e:#}"), "recording an e-mail attempt failed; its lease will expire");
+                                }
+                            }
                         }
                     }
                 }

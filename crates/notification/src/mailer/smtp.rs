@@ -238,6 +238,21 @@ impl SmtpMailer {
     }
 }
 
+/// One e-mail of a batch, built: which one it is, its envelope and its bytes.
+struct Prepared {
+    /// Its place in the batch.
+    index: usize,
+    from: String,
+    to: Vec<String>,
+    content: Vec<u8>,
+}
+
+impl Prepared {
+    fn mail(&self) -> Mail<'_> {
+        Mail { from: &self.from, to: &self.to, content: &self.content }
+    }
+}
+
 /// The certificates in `path`: PEM (`-----BEGIN CERTIFICATE-----` blocks), or one DER.
 fn read_certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, MailConfigError> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -272,23 +287,26 @@ impl Mailer for SmtpMailer {
     /// mail's content when the server allows: one round trip a mail.
     async fn send_batch(&self, emails: &[OutgoingEmail]) -> Vec<Result<(), MailError>> {
         let now = Utc::now();
-        // (from, to, content) of each e-mail that could be built; the others fail here.
+        // Each e-mail that could be built, ready for the wire; the others fail here.
         let mut results: Vec<Option<Result<(), MailError>>> = Vec::with_capacity(emails.len());
-        let mut built = Vec::with_capacity(emails.len());
-        for (i, email) in emails.iter().enumerate() {
+        let mut prepared = Vec::with_capacity(emails.len());
+        for (index, email) in emails.iter().enumerate() {
             match build_message(email, &self.from, now) {
                 Ok(message) => {
                     let envelope = message.envelope();
-                    let from = envelope.from().map(ToString::to_string).unwrap_or_default();
-                    let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
-                    built.push((i, from, to, message.formatted()));
+                    prepared.push(Prepared {
+                        index,
+                        from: envelope.from().map(ToString::to_string).unwrap_or_default(),
+                        to: envelope.to().iter().map(ToString::to_string).collect(),
+                        content: message.formatted(),
+                    });
                     results.push(None);
                 }
                 Err(error) => results.push(Some(Err(error))),
             }
         }
-        // The mails still to send, as indexes into `built`.
-        let mut pending: Vec<usize> = (0..built.len()).collect();
+        // The mails still to send.
+        let mut pending: Vec<&Prepared> = prepared.iter().collect();
         let mut session = self.idle_session().await;
         let mut reused = session.is_some();
         while !pending.is_empty() {
@@ -297,36 +315,34 @@ impl Mailer for SmtpMailer {
                 None => match Session::open(&self.dialer()).await {
                     Ok(session) => session,
                     Err(error) => {
-                        for &k in &pending {
-                            results[built[k].0] = Some(Err(error.clone()));
+                        for p in &pending {
+                            results[p.index] = Some(Err(error.clone()));
                         }
                         break;
                     }
                 },
             };
-            let mails: Vec<Mail<'_>> =
-                pending.iter().map(|&k| Mail { from: &built[k].1, to: &built[k].2, content: &built[k].3 }).collect();
+            let mails: Vec<Mail<'_>> = pending.iter().map(|p| p.mail()).collect();
             let outcomes = current.send_chain(&mails).await;
             self.recycle(current);
             let mut not_sent = Vec::new();
-            for (&k, outcome) in pending.iter().zip(outcomes) {
-                let result = match outcome {
-                    Outcome::Sent => Ok(()),
-                    Outcome::Failed(error) => Err(error),
+            for (p, outcome) in pending.iter().zip(outcomes) {
+                results[p.index] = match outcome {
+                    Outcome::Sent => Some(Ok(())),
+                    Outcome::Failed(error) => Some(Err(error)),
                     Outcome::NotSent => {
-                        not_sent.push(k);
+                        not_sent.push(*p);
                         continue;
                     }
                 };
-                results[built[k].0] = Some(result);
             }
             // A connection that broke having carried some of the batch (a server may limit the
             // mails per connection), or a reused one the server had closed since: the rest go
             // at once on a new connection. One that broke carrying nothing ends the batch.
             let progressed = not_sent.len() < pending.len();
             if !not_sent.is_empty() && !progressed && !reused {
-                for &k in &not_sent {
-                    results[built[k].0] =
+                for p in &not_sent {
+                    results[p.index] =
                         Some(Err(MailError::Transient("the connection to the mail server was lost".into())));
                 }
                 break;
