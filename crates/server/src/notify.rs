@@ -77,6 +77,8 @@ pub struct Notifier {
     /// E-mails in flight across all sender rounds: at most `senders` (the rounds overlap so that
     /// one claims and records while another sends).
     send_permits: tokio::sync::Semaphore,
+    /// Sender rounds running now, in any lane or called from outside ([`Notifier::quiet`]).
+    rounds_in_flight: watch::Sender<usize>,
     /// Saved-search watermark: the newest publication or auction change already matched (in
     /// memory, per process).
     newest_change_seen: Mutex<Option<DateTime<Utc>>>,
@@ -156,6 +158,7 @@ impl Notifier {
     ) -> Notifier {
         Notifier {
             send_permits: tokio::sync::Semaphore::new(config.senders.max(1)),
+            rounds_in_flight: watch::Sender::new(0),
             state,
             mailer,
             indexer,
@@ -358,6 +361,8 @@ impl Notifier {
     /// sends the round's mails again after their lease, with the same `Message-ID`, which
     /// receiving servers and clients use to drop the copy.
     pub async fn send_due_once(&self) -> anyhow::Result<usize> {
+        self.rounds_in_flight.send_modify(|n| *n += 1);
+        let _round = RoundGuard(&self.rounds_in_flight);
         let senders = self.config.senders.max(1);
         let due = self.state.store.claim_due_emails(self.now(), self.config.lease, (senders * 16) as u64).await?;
         let count = due.len();
@@ -409,6 +414,21 @@ impl Notifier {
         let sent = sent.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.state.store.emails_sent(&sent, self.now()).await?;
         Ok(count)
+    }
+
+    /// Waits until no sender round is running. A round holds the deliveries it claimed until it
+    /// records them, so one that is still running hides them from [`Notifier::send_due_once`]
+    /// called meanwhile: whoever drives the dispatcher by hand waits for this before concluding
+    /// that nothing is left.
+    pub async fn quiet(&self) {
+        let mut rounds = self.rounds_in_flight.subscribe();
+        // The sender is owned by `self`, so it is not dropped while this waits.
+        let _ = rounds.wait_for(|&n| n == 0).await;
+    }
+
+    /// The number of sender rounds running now.
+    pub fn rounds_in_flight(&self) -> usize {
+        *self.rounds_in_flight.borrow()
     }
 
     /// The e-mail a delivery sends, or `None` when it is not to be sent (recorded here).
@@ -698,6 +718,15 @@ impl Notifier {
         let mut tasks = vec![fan_out, clock];
         tasks.extend(mail);
         tasks
+    }
+}
+
+/// Counts a sender round as finished when it ends, however it ends.
+struct RoundGuard<'a>(&'a watch::Sender<usize>);
+
+impl Drop for RoundGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
     }
 }
 
