@@ -7,6 +7,7 @@
 //! (institute staff, enterprise member, reviewer, admin) through the public API.
 
 pub mod browser;
+pub mod http_load;
 pub mod measure;
 pub mod smtp_sink;
 pub mod storm;
