@@ -642,6 +642,52 @@ async fn a_withdrawn_listing_leaves_results_suggestions_and_similar_and_unpublis
 }
 
 #[tokio::test]
+async fn hit_facts_read_beside_the_pool_are_the_pools_own_for_public_withdrawn_draft_and_auctioned_listings() {
+    let app = TestApp::spawn().await;
+    let (owner, reviewer) = (institute(&app).await, app.reviewer().await);
+    let plain = publish(&app, &owner, &reviewer, rice()).await;
+    let gone = publish(&app, &owner, &reviewer, valid_listing()).await;
+    withdraw(&app, &owner, &gone).await;
+    let lot_listing = publish(&app, &owner, &reviewer, valid_listing()).await;
+    let draft = create(&app, &owner, valid_listing()).await;
+    let now = app.clock.now();
+    let auction = app
+        .post(
+            &format!("/api/v1/listings/{lot_listing}/auctions"),
+            Some(&owner.token),
+            json!({
+                "format": "english",
+                "starting_price": {"amount": 100_000, "currency": "CNY"},
+                "increment": {"amount": 10_000, "currency": "CNY"},
+                "deposit": {"amount": 10_000, "currency": "CNY"},
+                "starts_at": now + Duration::minutes(10),
+                "ends_at": now + Duration::minutes(40),
+                "extension": {"window_secs": 60, "extend_secs": 120},
+            }),
+        )
+        .await
+        .assert_status(201)["id"]
+        .clone();
+
+    let id = |s: &str| s.parse::<achex_core::ListingId>().expect("a listing id");
+    let ids: Vec<_> = [&plain, &gone, &lot_listing, &draft].map(|s| id(s)).into_iter().collect();
+    let served = app.state.store.reads_beside_the_pool();
+    let beside = app.state.store.public_hit_facts(&ids).await.expect("the facts");
+    let expected = if app.backend == "sqlite" { served + 1 } else { 0 };
+    assert_eq!(app.state.store.reads_beside_the_pool(), expected, "on SQLite, read beside the pool");
+    let pooled = app.state.store.reading_through_the_pool_only().public_hit_facts(&ids).await.expect("the facts");
+    assert_eq!(beside, pooled);
+    let public: BTreeSet<String> = beside.keys().map(|k| k.to_string()).collect();
+    assert_eq!(public, set(&[&plain, &lot_listing]), "neither the withdrawn listing nor the draft");
+    let (shown, state) = beside[&id(&lot_listing)].open_lot.clone().expect("an open lot");
+    assert_eq!(json!(shown.to_string()), auction);
+    assert_eq!((state.current_price, state.starts_at), (None, now + Duration::minutes(10)));
+    assert_eq!(beside[&id(&plain)].open_lot, None);
+    assert_eq!(beside[&id(&plain)].institute.name, "Test University");
+    assert!(beside[&id(&plain)].institute.verified);
+}
+
+#[tokio::test]
 async fn the_auction_filter_follows_a_lot_from_upcoming_to_live_to_closed() {
     let app = TestApp::spawn().await;
     let (owner, reviewer) = (institute(&app).await, app.reviewer().await);

@@ -1,4 +1,5 @@
 use crate::error::StoreError;
+use crate::sqlite_reader::SqliteReaders;
 use achex_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -43,12 +44,27 @@ async fn postgres_server_addresses(url: &str) -> Option<Vec<std::net::SocketAddr
     (!addresses.is_empty()).then_some(addresses)
 }
 
+/// The database file a `sqlite:` URL names; `None` for another database or one in memory (which
+/// another connection could not see).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    (!name.is_empty() && name != ":memory:" && !name.starts_with("file:")).then(|| path.to_owned())
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     /// Bumped after every commit that wrote to the outbox, so this process's consumers wake at
     /// once instead of polling. Other processes' commits are found by the consumers' slow poll.
     pub(crate) outbox_written: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// On SQLite, read-only connections for the search path's one read (see `sqlite_reader`).
+    pub(crate) sqlite_readers: Option<std::sync::Arc<crate::sqlite_reader::SqliteReaders>>,
 }
 
 impl Store {
@@ -93,7 +109,20 @@ impl Store {
             });
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db, outbox_written: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
+        let sqlite_readers = sqlite_file(url).map(|path| std::sync::Arc::new(SqliteReaders::new(path)));
+        Ok(Store { db, outbox_written: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)), sqlite_readers })
+    }
+
+    /// This store with every read through the pool, as on PostgreSQL: the tests hold the
+    /// SQLite reads made on the caller's thread (`sqlite_reader`) to the pool's answers with it.
+    pub fn reading_through_the_pool_only(&self) -> Store {
+        Store { sqlite_readers: None, ..self.clone() }
+    }
+
+    /// Reads made on the caller's thread beside the pool since the start (always 0 but on
+    /// SQLite; see `sqlite_reader`).
+    pub fn reads_beside_the_pool(&self) -> u64 {
+        self.sqlite_readers.as_ref().map_or(0, |r| r.served())
     }
 
     pub fn backend(&self) -> DatabaseBackend {

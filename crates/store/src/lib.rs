@@ -18,6 +18,7 @@ mod outbox;
 mod probe;
 pub use probe::CommitProbe;
 mod saved_searches;
+mod sqlite_reader;
 mod tokens;
 
 pub use accounts::{NewOrganization, NewUser, Organization, User};

@@ -33,7 +33,7 @@ pub struct PublicCursor {
 }
 
 /// A published listing's institute and open lot, for a search hit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HitFacts {
     pub institute: HitInstitute,
     /// The lot open on it (upcoming or live), if any: the one that ends first.
@@ -165,6 +165,106 @@ impl ListingTitle {
         let created_by = event.payload.get("created_by")?.as_str()?.parse::<Uuid>().ok()?;
         Some(ListingTitle { title, created_by: created_by.into() })
     }
+}
+
+/// Driven from the listings' primary key, then one organisation and one lot lookup per hit. The
+/// status is checked by the caller, not in SQL: with the status in the WHERE clause SQLite's
+/// planner preferred the public-feed index and scanned every published listing.
+const HIT_FACTS_FROM_WHERE_POSTGRES: &str = "listings l JOIN organizations o ON o.id = l.institute_id \
+     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id";
+/// Without statistics SQLite's planner takes the primary key's own index, which does not cover
+/// status and institute, and so reads each hit's row (see migration m20261128_000004).
+/// PostgreSQL chooses by its statistics.
+const HIT_FACTS_FROM_WHERE_SQLITE: &str = "listings l INDEXED BY listings_hit_facts \
+     JOIN organizations o ON o.id = l.institute_id \
+     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id";
+
+/// One row of the hit facts, as either path reads it: a listing with its institute, and one of
+/// its open lots (a listing has a row per open lot, or one without a lot).
+struct HitFactRow {
+    listing: Uuid,
+    status: String,
+    institute: Uuid,
+    name: String,
+    verified: bool,
+    open_lot: Option<(Uuid, PublicState)>,
+}
+
+/// The facts of the public listings among `rows`; of a listing with two open lots (one ending,
+/// one announced), the one that ends first.
+fn public_hit_facts_of(
+    rows: impl IntoIterator<Item = HitFactRow>,
+    capacity: usize,
+) -> std::collections::HashMap<ListingId, HitFacts> {
+    let mut found: std::collections::HashMap<ListingId, HitFacts> = std::collections::HashMap::with_capacity(capacity);
+    for row in rows {
+        if row.status != ListingStatus::Published.as_str() {
+            continue;
+        }
+        let facts = found.entry(ListingId::from(row.listing)).or_insert_with(|| HitFacts {
+            institute: HitInstitute { id: row.institute.into(), name: row.name, verified: row.verified },
+            open_lot: None,
+        });
+        let open_lot = row.open_lot.map(|(id, s)| (achex_core::AuctionId::from(id), s));
+        if let Some(lot) = open_lot.filter(|(_, s)| facts.open_lot.as_ref().is_none_or(|(_, o)| s.ends_at < o.ends_at))
+        {
+            facts.open_lot = Some(lot);
+        }
+    }
+    found
+}
+
+/// The hit facts' rows read on the calling thread (SQLite only): the same SQL as the pool's
+/// path, with rows instead of one aggregated JSON array (no hand-over to save here).
+fn hit_fact_rows_on_this_thread(
+    readers: &crate::sqlite_reader::SqliteReaders,
+    ids: &[ListingId],
+) -> rusqlite::Result<Vec<HitFactRow>> {
+    fn uuid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uuid> {
+        let bytes = row.get_ref(column)?.as_blob()?;
+        Uuid::from_slice(bytes)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, e.into()))
+    }
+    readers.read(|connection| {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT l.id, l.status, o.id, o.name, o.verified, a.id, a.summary FROM {HIT_FACTS_FROM_WHERE_SQLITE} IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            // Cached by its text: a page of 20 hits asks the same statement every time.
+            let mut statement = connection.prepare_cached(&sql)?;
+            let values = chunk.iter().map(|id| id.as_uuid().into_bytes());
+            let mut result = statement.query(rusqlite::params_from_iter(values))?;
+            while let Some(row) = result.next()? {
+                let open_lot = match row.get_ref(5)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => {
+                        let summary = row.get_ref(6)?;
+                        let text = match summary {
+                            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+                            other => {
+                                return Err(rusqlite::Error::InvalidColumnType(6, "summary".into(), other.data_type()));
+                            }
+                        };
+                        let summary: PublicState = serde_json::from_slice(text).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
+                        })?;
+                        Some((uuid(row, 5)?, summary))
+                    }
+                };
+                rows.push(HitFactRow {
+                    listing: uuid(row, 0)?,
+                    status: row.get(1)?,
+                    institute: uuid(row, 2)?,
+                    name: row.get(3)?,
+                    verified: row.get(4)?,
+                    open_lot,
+                });
+            }
+        }
+        Ok(rows)
+    })
 }
 
 impl Store {
@@ -327,21 +427,27 @@ impl Store {
     /// public), each one's institute, and its open lot if it has one (the lot's price moves with
     /// every bid, so it is not in the index).
     ///
-    /// One query, not three, and one row, not one per hit: on SQLite each query is a hand-over to
-    /// the connection's worker thread and each row another message back (a wake-up of the
-    /// waiting request each), and on the bench-search mix those cost more than the SQL itself.
-    /// The rows are aggregated into one JSON array by the database.
+    /// One query, not three. On SQLite it runs on the calling thread through a read-only
+    /// connection (see `sqlite_reader`): through the pool, each query is a hand-over to the
+    /// connection's worker thread and each row another message back, which on the bench-search
+    /// mix cost more than the SQL itself. Through the pool (PostgreSQL, or SQLite's fallback) the
+    /// rows come back as one JSON array the database aggregates: one row, not one per hit.
     pub async fn public_hit_facts(
         &self,
         ids: &[ListingId],
     ) -> Result<std::collections::HashMap<ListingId, HitFacts>, StoreError> {
+        if let Some(readers) = &self.sqlite_readers {
+            // On this thread, without the driver's worker (see `sqlite_reader`); the pool's path
+            // below is the fallback, for instance while a crashed writer's WAL is recovered.
+            match hit_fact_rows_on_this_thread(readers, ids) {
+                Ok(rows) => return Ok(public_hit_facts_of(rows, ids.len())),
+                Err(e) => tracing::debug!(error = %e, "hit facts read through the pool instead"),
+            }
+        }
         /// `[listing id, listing status, institute id, institute name, verified, lot id, lot summary]`;
         /// ids are hex on SQLite (where they are blobs) and hyphenated on PostgreSQL, `verified` is
         /// 0/1 on SQLite.
         type Row = (Uuid, String, Uuid, String, serde_json::Value, Option<Uuid>, Option<PublicState>);
-        // Driven from the listings' primary key, then one organisation and one lot lookup per
-        // hit. The status is checked here, not in SQL: with the status in the WHERE clause
-        // SQLite's planner preferred the public-feed index and scanned every published listing.
         let rows: Vec<Row> = self
             .json_rows_for_ids(
                 &ids.iter().map(|id| id.as_uuid()).collect::<Vec<_>>(),
@@ -349,42 +455,19 @@ impl Store {
                     "l.id, l.status, o.id, o.name, o.verified, a.id, a.summary",
                     "hex(l.id), l.status, hex(o.id), o.name, o.verified, nullif(hex(a.id), ''), json(a.summary)",
                 ),
-                (
-                    "listings l JOIN organizations o ON o.id = l.institute_id \
-                     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
-                    // Without statistics SQLite's planner takes the primary key's own index,
-                    // which does not cover status and institute, and so reads each hit's row
-                    // (see migration m20261128_000004). PostgreSQL chooses by its statistics.
-                    "listings l INDEXED BY listings_hit_facts JOIN organizations o ON o.id = l.institute_id \
-                     LEFT JOIN auctions a ON a.listing_id = l.id AND a.status <> 'closed' WHERE l.id",
-                ),
+                (HIT_FACTS_FROM_WHERE_POSTGRES, HIT_FACTS_FROM_WHERE_SQLITE),
                 "hit facts",
             )
             .await?;
-        let mut found: std::collections::HashMap<ListingId, HitFacts> =
-            std::collections::HashMap::with_capacity(ids.len());
-        for (listing, status, institute, name, verified, lot, summary) in rows {
-            if status != ListingStatus::Published.as_str() {
-                continue;
-            }
-            let open_lot = lot.zip(summary).map(|(id, s)| (achex_core::AuctionId::from(id), s));
-            let facts = found.entry(ListingId::from(listing)).or_insert_with(|| HitFacts {
-                institute: HitInstitute {
-                    id: institute.into(),
-                    name,
-                    verified: verified.as_bool().unwrap_or(verified.as_i64() == Some(1)),
-                },
-                open_lot: None,
-            });
-            // A listing with two open lots (one ending, one announced): show the one that
-            // ends first.
-            if let Some(lot) =
-                open_lot.filter(|(_, s)| facts.open_lot.as_ref().is_none_or(|(_, o)| s.ends_at < o.ends_at))
-            {
-                facts.open_lot = Some(lot);
-            }
-        }
-        Ok(found)
+        let rows = rows.into_iter().map(|(listing, status, institute, name, verified, lot, summary)| HitFactRow {
+            listing,
+            status,
+            institute,
+            name,
+            verified: verified.as_bool().unwrap_or(verified.as_i64() == Some(1)),
+            open_lot: lot.zip(summary),
+        });
+        Ok(public_hit_facts_of(rows, ids.len()))
     }
 
     /// Published listings in id order after `after`: a full scan in pages for `achex reindex`.
