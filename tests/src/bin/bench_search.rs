@@ -382,6 +382,41 @@ where
     (samples, started.elapsed())
 }
 
+/// CPU and wall time of reading hit facts page after page.
+#[derive(Default)]
+struct FactsCost {
+    pages: usize,
+    cpu: Duration,
+    wall: Duration,
+}
+
+impl FactsCost {
+    async fn add(&mut self, pages: &[Vec<achex_core::ListingId>], store: &Store) -> Result<()> {
+        let (cpu, wall) = (process_cpu(), Instant::now());
+        for page in pages {
+            let facts = store.public_hit_facts(page).await?;
+            assert_eq!(facts.len(), page.len(), "every listing of the catalogue is public");
+        }
+        self.cpu += process_cpu().saturating_sub(cpu);
+        self.wall += wall.elapsed();
+        self.pages += pages.len();
+        Ok(())
+    }
+
+    fn print(&self, name: &str) {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / self.pages.max(1) as f64;
+        println!("  {name:<34} {:>7.1} µs CPU  {:>7.1} µs wall per page", per(self.cpu), per(self.wall));
+    }
+}
+
+/// CPU time of this whole process so far (every thread: the pool's worker too).
+fn process_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let time = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1_000);
+    time(usage.user_time()) + time(usage.system_time())
+}
+
 // ---------------------------------------------------------------------------------------------
 // SQLite FTS5, the baseline
 
@@ -739,6 +774,31 @@ async fn main() -> Result<()> {
         fts_latency.p95.as_secs_f64() / http.p95.as_secs_f64(),
         ms(http.p95)
     );
+
+    // 2d. The hit facts alone: what the database part of a search costs, on the request's
+    // thread (the product's path on SQLite) beside the pool's worker thread, in turn.
+    if store.backend() == sea_orm::DatabaseBackend::Sqlite {
+        let pages: Vec<Vec<achex_core::ListingId>> = docs
+            .chunks(20)
+            .step_by((docs.len() / 20 / 2_000).max(1))
+            .map(|page| page.iter().map(|d| d.listing_id).collect())
+            .collect();
+        let pooled = store.reading_through_the_pool_only();
+        let (mut beside, mut through_pool) = (FactsCost::default(), FactsCost::default());
+        for (c, part) in pages.chunks(250).enumerate() {
+            for side in if c % 2 == 0 { [true, false] } else { [false, true] } {
+                let (cost, store) = if side { (&mut beside, &store) } else { (&mut through_pool, &pooled) };
+                cost.add(part, store).await?;
+            }
+        }
+        println!("\n2d. the hit facts of a page of 20 ({} pages each way, one at a time)", beside.pages);
+        beside.print("on the request's thread (product)");
+        through_pool.print("through the pool's worker (baseline)");
+        println!(
+            "  CPU per page                       {:.2}× the pool's",
+            beside.cpu.as_secs_f64() / through_pool.cpu.as_secs_f64()
+        );
+    }
 
     // 3. Commit to searchable at 10 changes/s while the clients keep querying.
     println!("\n3. commit → searchable at 10 changes/s while {CLIENTS} clients query");
