@@ -441,17 +441,12 @@ pub async fn suggest(state: web::Data<AppState>, params: web::Query<SuggestParam
     }
     let suggestions = state.search.suggest(&typed, limit).await?;
     let ids: Vec<ListingId> = suggestions.iter().map(|s| s.listing_id).collect();
-    let public: std::collections::HashSet<ListingId> = state
-        .store
-        .listings_by_ids(&ids)
-        .await?
-        .into_iter()
-        .filter(|l| l.status == ListingStatus::Published)
-        .map(|l| l.id)
-        .collect();
+    // Only which are public now: the hit facts' narrow read (a covering index), not the listings
+    // whole, on every keystroke.
+    let public = state.store.public_hit_facts(&ids).await?;
     let suggestions = suggestions
         .into_iter()
-        .filter(|s| public.contains(&s.listing_id))
+        .filter(|s| public.contains_key(&s.listing_id))
         .map(|s| SuggestionView { listing_id: s.listing_id, text: s.text, highlighted: s.highlighted })
         .collect();
     Ok(HttpResponse::Ok().json(SuggestResponse { suggestions }))
