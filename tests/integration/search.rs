@@ -149,6 +149,23 @@ async fn withdraw(app: &TestApp, owner: &Actor, id: &str) {
     app.post(&format!("/api/v1/listings/{id}/withdraw"), Some(&owner.token), json!({})).await.assert_status(200);
 }
 
+/// Puts `listing` up as an English lot of ¥1,000 (increments of ¥100) from `starts` to `ends`
+/// minutes after the server's now; returns the lot's id.
+async fn english_lot(app: &TestApp, owner: &Actor, listing: &str, starts: i64, ends: i64) -> String {
+    let now = app.clock.now();
+    let body = json!({
+        "format": "english",
+        "starting_price": {"amount": 100_000, "currency": "CNY"},
+        "increment": {"amount": 10_000, "currency": "CNY"},
+        "deposit": {"amount": 10_000, "currency": "CNY"},
+        "starts_at": now + Duration::minutes(starts),
+        "ends_at": now + Duration::minutes(ends),
+        "extension": {"window_secs": 60, "extend_secs": 120},
+    });
+    let reply = app.post(&format!("/api/v1/listings/{listing}/auctions"), Some(&owner.token), body).await;
+    reply.assert_status(201)["id"].as_str().unwrap().to_owned()
+}
+
 /// An institute whose name shares no word with any query of this module.
 async fn institute(app: &TestApp) -> Actor {
     app.verified_institute("Test University").await
@@ -651,23 +668,7 @@ async fn hit_facts_read_beside_the_pool_are_the_pools_own_for_public_withdrawn_d
     let lot_listing = publish(&app, &owner, &reviewer, valid_listing()).await;
     let draft = create(&app, &owner, valid_listing()).await;
     let now = app.clock.now();
-    let auction = app
-        .post(
-            &format!("/api/v1/listings/{lot_listing}/auctions"),
-            Some(&owner.token),
-            json!({
-                "format": "english",
-                "starting_price": {"amount": 100_000, "currency": "CNY"},
-                "increment": {"amount": 10_000, "currency": "CNY"},
-                "deposit": {"amount": 10_000, "currency": "CNY"},
-                "starts_at": now + Duration::minutes(10),
-                "ends_at": now + Duration::minutes(40),
-                "extension": {"window_secs": 60, "extend_secs": 120},
-            }),
-        )
-        .await
-        .assert_status(201)["id"]
-        .clone();
+    let auction = json!(english_lot(&app, &owner, &lot_listing, 10, 40).await);
 
     let id = |s: &str| s.parse::<achex_core::ListingId>().expect("a listing id");
     let ids: Vec<_> = [&plain, &gone, &lot_listing, &draft].map(|s| id(s)).into_iter().collect();
@@ -693,23 +694,7 @@ async fn the_auction_filter_follows_a_lot_from_upcoming_to_live_to_closed() {
     let (owner, reviewer) = (institute(&app).await, app.reviewer().await);
     let lot_listing = publish(&app, &owner, &reviewer, valid_listing()).await;
     let plain = publish(&app, &owner, &reviewer, rice()).await;
-    let now = app.clock.now();
-    let reply = app
-        .post(
-            &format!("/api/v1/listings/{lot_listing}/auctions"),
-            Some(&owner.token),
-            json!({
-                "format": "english",
-                "starting_price": {"amount": 100_000, "currency": "CNY"},
-                "increment": {"amount": 10_000, "currency": "CNY"},
-                "deposit": {"amount": 10_000, "currency": "CNY"},
-                "starts_at": now + Duration::minutes(10),
-                "ends_at": now + Duration::minutes(20),
-                "extension": {"window_secs": 60, "extend_secs": 120},
-            }),
-        )
-        .await;
-    let auction = reply.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let auction = english_lot(&app, &owner, &lot_listing, 10, 20).await;
     app.wait_indexed().await;
 
     let by_state = |state: &'static str| {
