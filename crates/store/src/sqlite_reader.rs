@@ -4,8 +4,8 @@
 //! that thread, and its answer a message back, each waking a thread. A page of search hits asks
 //! one small question (`Store::public_hit_facts`: which of these 20 listings are public, by whom,
 //! with which open lot), and in bench-search the hand-overs around it cost more than the SQL:
-//! the facts took 12–14% of the search API's throughput, where the query itself is a few dozen
-//! lookups in a covering index.
+//! the facts took about a tenth of the search API's throughput, and here the same read takes
+//! 0.12–0.17× the CPU (section 2d of bench-search).
 //!
 //! These connections are read-only, and each is used by one thread at a time for one statement.
 //! In WAL mode a reader never waits for a writer (it reads the last commit), and the database file
