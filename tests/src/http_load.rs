@@ -63,20 +63,19 @@ impl KeepAliveClient {
     /// closed since its last use is replaced once, transparently: a GET is safe to repeat.
     pub async fn get(&self, request: &PreparedGet) -> Result<Reply> {
         let reused = self.idle.lock().expect("idle connections").pop();
-        let reply = match reused {
-            Some(mut connection) => match exchange(&mut connection, request).await {
-                Ok(reply) => Ok((connection, reply)),
-                Err(_) => {
-                    let mut fresh = self.connect().await?;
-                    exchange(&mut fresh, request).await.map(|reply| (fresh, reply))
-                }
-            },
-            None => {
-                let mut fresh = self.connect().await?;
-                exchange(&mut fresh, request).await.map(|reply| (fresh, reply))
-            }
+        let was_reused = reused.is_some();
+        let mut connection = match reused {
+            Some(connection) => connection,
+            None => self.connect().await?,
         };
-        let (connection, reply) = reply?;
+        let reply = match exchange(&mut connection, request).await {
+            Ok(reply) => reply,
+            Err(_) if was_reused => {
+                connection = self.connect().await?;
+                exchange(&mut connection, request).await?
+            }
+            Err(e) => return Err(e),
+        };
         self.idle.lock().expect("idle connections").push(connection);
         Ok(reply)
     }

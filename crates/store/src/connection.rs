@@ -54,7 +54,8 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
     let name = path.to_string_lossy();
-    (!name.is_empty() && name != ":memory:" && !name.starts_with("file:")).then(|| path.to_owned())
+    // sqlx names an in-memory database `file:sqlx-in-memory-…`; an empty name is a temporary file.
+    (!name.is_empty() && !name.starts_with("file:")).then(|| path.to_owned())
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ pub struct Store {
     /// once instead of polling. Other processes' commits are found by the consumers' slow poll.
     pub(crate) outbox_written: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     /// On SQLite, read-only connections for the search path's one read (see `sqlite_reader`).
-    pub(crate) sqlite_readers: Option<std::sync::Arc<crate::sqlite_reader::SqliteReaders>>,
+    pub(crate) sqlite_readers: Option<std::sync::Arc<SqliteReaders>>,
 }
 
 impl Store {

@@ -225,6 +225,12 @@ fn hit_fact_rows_on_this_thread(
         Uuid::from_slice(bytes)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, e.into()))
     }
+    /// A JSON column, which SQLite keeps as text.
+    fn json<T: serde::de::DeserializeOwned>(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<T> {
+        let text = row.get_ref(column)?.as_bytes()?;
+        serde_json::from_slice(text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
+    }
     readers.read(|connection| {
         let mut rows = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
@@ -237,22 +243,8 @@ fn hit_fact_rows_on_this_thread(
             let values = chunk.iter().map(|id| id.as_uuid().into_bytes());
             let mut result = statement.query(rusqlite::params_from_iter(values))?;
             while let Some(row) = result.next()? {
-                let open_lot = match row.get_ref(5)? {
-                    rusqlite::types::ValueRef::Null => None,
-                    _ => {
-                        let summary = row.get_ref(6)?;
-                        let text = match summary {
-                            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
-                            other => {
-                                return Err(rusqlite::Error::InvalidColumnType(6, "summary".into(), other.data_type()));
-                            }
-                        };
-                        let summary: PublicState = serde_json::from_slice(text).map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
-                        })?;
-                        Some((uuid(row, 5)?, summary))
-                    }
-                };
+                let has_lot = row.get_ref(5)? != rusqlite::types::ValueRef::Null;
+                let open_lot = if has_lot { Some((uuid(row, 5)?, json(row, 6)?)) } else { None };
                 rows.push(HitFactRow {
                     listing: uuid(row, 0)?,
                     status: row.get(1)?,
