@@ -800,7 +800,8 @@ fn print_drain(what: &str, d: &Drain, expected: usize, extra: &str) {
     }
 }
 
-async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, sink: &FastSink, raw_rate: f64) {
+/// Returns the e-mails per second at the sink, from the commit to the last one.
+async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, sink: &FastSink, raw_rate: f64) -> f64 {
     println!("\n== product on {name}, {}: outbox burst → fan-out → e-mail + live push ==", sink.name);
     let server = start_server(database_url, &sink.url, true).await;
     let store = server.state.store.clone();
@@ -921,6 +922,7 @@ async fn bench_product(name: &str, database_url: Option<&str>, params: &Params, 
     );
     clients.shutdown_background();
     server.handle.stop(false).await;
+    mail_rate
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1238,7 +1240,8 @@ async fn main() {
     );
     remote.runtime.shutdown_background();
 
-    bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &sink, raw_before).await;
+    let mut bursts =
+        vec![("SQLite", bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &sink, raw_before).await)];
     bench_product("SQLite (WAL, synchronous=FULL)", None, &params, &stock, raw_stock).await;
     let pg = if sqlite_only {
         None
@@ -1255,7 +1258,10 @@ async fn main() {
         None => None,
     };
     if let Some((url, _)) = &pg {
-        bench_product("PostgreSQL (synchronous_commit=on)", Some(url), &params, &sink, raw_before).await;
+        bursts.push((
+            "PostgreSQL",
+            bench_product("PostgreSQL (synchronous_commit=on)", Some(url), &params, &sink, raw_before).await,
+        ));
     }
     bench_profile("SQLite", None, &params, &sink, raw_before).await;
     if let Some((_, admin)) = &pg {
@@ -1263,8 +1269,20 @@ async fn main() {
         bench_profile("PostgreSQL", Some(&url), &params, &sink, raw_before).await;
     }
     println!("\n== baseline again (drift check) ==");
-    bench_raw(&sink, params.raw_mails, 3, senders, RawKind::Lettre).await;
+    let raw_after = bench_raw(&sink, params.raw_mails, 3, senders, RawKind::Lettre).await;
     println!("load average: {}", load_average());
+    // The verdict against the faster of the two baselines: once, the first baseline ran at a
+    // third of its later speed (2,474 against 6,406 mails/s), and the burst was called a success
+    // against it.
+    let raw_best = raw_before.max(raw_after);
+    println!("\n== verdict: burst e-mails against the faster raw lettre run ({raw_best:.0} /s) ==");
+    for (name, rate) in bursts {
+        let ratio = rate / raw_best;
+        println!(
+            "{name:<12} {rate:>8.0} /s = {ratio:.2}x raw lettre (goal ≥ {GOAL_RATIO}x: {})",
+            goal(ratio >= GOAL_RATIO)
+        );
+    }
     sink.runtime.shutdown_background();
     stock.runtime.shutdown_background();
 }

@@ -9,7 +9,8 @@
 //!    keywords, English phrases, filters, sorts) through the HTTP API, beside raw in-process
 //!    tantivy and SQLite FTS5 doing the same work (top 20, total and the five facets); the raw
 //!    and HTTP runs alternate chunk by chunk on the server's own index, so that the machine's
-//!    drift falls on both alike;
+//!    drift falls on both alike. A breakdown by kind of query (2e) times each query alone and
+//!    names the slowest;
 //! 3. commit-to-searchable latency at 10 listing changes per second while the 8 clients query,
 //!    beside one direct index upsert;
 //! 4. index size on disk ÷ raw text size (and FTS5's for comparison).
@@ -218,6 +219,10 @@ fn dir_size(path: &Path) -> u64 {
 
 #[derive(Clone)]
 struct BenchQuery {
+    /// What kind of text the query is (see [`mix`]), for the per-kind breakdown (2e).
+    class: &'static str,
+    /// Which filter or sort it carries, for the same breakdown.
+    shape: &'static str,
     params: Vec<(&'static str, String)>,
     /// The same query as an HTTP request, encoded before any clock starts.
     request: PreparedGet,
@@ -227,63 +232,69 @@ struct BenchQuery {
 fn mix(data: &Path, listings: &[ListingContent], n: usize) -> Result<Vec<BenchQuery>> {
     let mut rng = Lcg(7);
     let demands = read(&data.join("zh_bdci2019_tech_demands.jsonl.gz"), usize::MAX)?;
-    let mut texts: Vec<String> = Vec::new();
+    let mut texts: Vec<(&'static str, String)> = Vec::new();
     for d in &demands {
-        texts.push(d.title.clone());
+        texts.push(("demand title", d.title.clone()));
         // What a buyer pastes: the first clause of the demand.
         let first: String = d.abstract_text.chars().take_while(|c| !"，。,.；;".contains(*c)).take(40).collect();
         if first.chars().count() >= 4 {
-            texts.push(first);
+            texts.push(("demand clause", first));
         }
     }
     while texts.len() < n {
         let listing = &listings[rng.below(listings.len() as u64) as usize];
         let title = listing.title.best(Lang::Zh).unwrap_or_default().to_owned();
         texts.push(match rng.below(4) {
-            0 => title,
-            1 => listing.keywords.first().cloned().unwrap_or(title),
+            0 => ("listing title", title),
+            1 => match listing.keywords.first() {
+                Some(keyword) => ("keyword", keyword.clone()),
+                None => ("listing title", title),
+            },
             2 => {
                 // An English or Chinese phrase in quotes: two adjacent words of a title.
                 let words: Vec<&str> = title.split_whitespace().collect();
                 if words.len() >= 3 {
                     let at = rng.below(words.len() as u64 - 1) as usize;
-                    format!("\"{} {}\"", words[at], words[at + 1])
+                    ("quoted phrase", format!("\"{} {}\"", words[at], words[at + 1]))
                 } else {
-                    clip(&title, 6)
+                    ("title start", clip(&title, 6))
                 }
             }
-            _ => title.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+            _ => ("three title words", title.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
         });
     }
     let kinds = ListingKind::ALL;
     Ok(texts
         .into_iter()
         .take(n)
-        .map(|text| {
+        .map(|(class, text)| {
             let mut params = vec![("q", text.clone())];
             let mut filters = Filters::default();
             let mut sort = Sort::Relevance;
-            match rng.below(5) {
+            let shape = match rng.below(5) {
                 0 => {
                     let kind = kinds[rng.below(kinds.len() as u64) as usize].as_str();
                     params.push(("kind", kind.to_owned()));
                     filters.kind = Some(kind.to_owned());
+                    "kind filter"
                 }
                 1 => {
                     params.push(("trl_min", "5".into()));
                     filters.trl_min = Some(5);
                     params.push(("price_max", "100000000".into()));
                     filters.price_max = Some(100_000_000);
+                    "trl and price filters"
                 }
                 2 => {
                     params.push(("sort", "newest".into()));
                     sort = Sort::Newest;
+                    "sorted by newest"
                 }
-                _ => {}
-            }
+                _ => "no filter",
+            };
             let query = SearchQuery { text, filters, sort, page: 1, per_page: 20 };
             let request = PreparedGet::new("127.0.0.1", "/api/v1/search", &params);
-            BenchQuery { params, request, query }
+            BenchQuery { class, shape, params, request, query }
         })
         .collect())
 }
@@ -380,6 +391,29 @@ where
         samples.extend(t.await.expect("client task"));
     }
     (samples, started.elapsed())
+}
+
+/// How many queries the per-kind breakdown (2e) times, one at a time.
+const BY_KIND: usize = 2_000;
+
+/// Count, mean, p95 and share of the total time of each group of `timed`.
+fn print_by_kind(timed: &[(&BenchQuery, Duration)], group: impl Fn(&BenchQuery) -> &'static str) {
+    let total: Duration = timed.iter().map(|(_, d)| *d).sum();
+    let mut groups: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    for (q, d) in timed {
+        groups.entry(group(q)).or_default().push(*d);
+    }
+    for (name, mut samples) in groups {
+        samples.sort();
+        let sum: Duration = samples.iter().sum();
+        println!(
+            "  {name:<24} {:>5} queries  mean {:>10}  p95 {:>10}  {:>5.1}% of the time",
+            samples.len(),
+            ms(sum / samples.len() as u32),
+            ms(percentile(&samples, 95.0)),
+            100.0 * sum.as_secs_f64() / total.as_secs_f64()
+        );
+    }
 }
 
 /// CPU and wall time of reading hit facts page after page.
@@ -717,6 +751,7 @@ async fn main() -> Result<()> {
     std::fs::write(index_dir.join("outbox-position"), head.to_string())?;
     let state = build_state(&settings, store.clone(), Arc::new(achex_core::SystemClock)).await?;
     let search = state.search.clone();
+    let search_by_kind = search.clone();
     let app = Application::build(&settings, state)?;
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], app.port()));
     let indexer = app.indexer();
@@ -798,6 +833,22 @@ async fn main() -> Result<()> {
             "  CPU per page                       {:.2}× the pool's",
             beside.cpu.as_secs_f64() / through_pool.cpu.as_secs_f64()
         );
+    }
+
+    // 2e. Where the raw side's time goes: each query alone, by kind of text and by filter.
+    println!("\n2e. raw in-process, one query at a time, by kind of query (the first {BY_KIND} queries)");
+    let mut timed: Vec<(&BenchQuery, Duration)> = Vec::new();
+    for q in queries.iter().take(BY_KIND) {
+        let t = Instant::now();
+        search_by_kind.search(&q.query).await.expect("search");
+        timed.push((q, t.elapsed()));
+    }
+    print_by_kind(&timed, |q| q.class);
+    print_by_kind(&timed, |q| q.shape);
+    timed.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    println!("  the slowest:");
+    for (q, d) in timed.iter().take(5) {
+        println!("    {:>10}  {:<18} {:<22} {}", ms(*d), q.class, q.shape, clip(&q.query.text, 40));
     }
 
     // 3. Commit to searchable at 10 changes/s while the clients keep querying.
