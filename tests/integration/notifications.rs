@@ -353,12 +353,7 @@ async fn preferences_default_to_everything_on_and_refuse_unknown_kinds_and_a_sil
 async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_each_mail_goes_once() {
     let sink = SmtpSink::start();
     let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
-    let notifier = std::sync::Arc::new(achex_server::notify::Notifier::new(
-        app.state.clone(),
-        achex_server::startup::mailer(&app.settings).unwrap(),
-        app.indexer.clone(),
-        achex_server::startup::notify_config(&app.settings),
-    ));
+    let notifier = dispatcher_of(&app);
     let (auction, _owner) = app.english_auction(|_| {}).await;
     let organizer = app.organizer().await;
     let a = bidder_in(&app, &auction, &organizer, "zh").await;
@@ -369,7 +364,9 @@ async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_ea
     // Run twice, as two processes (or a restarted one) would: nothing is derived twice.
     assert_eq!(notifier.fan_out_once().await.unwrap(), 0);
 
-    // A sender claims everything due and dies before sending.
+    // A sender claims everything due and dies before sending. The fan-out claimed the mails it
+    // wrote for this dispatcher's senders: let them go first, as a stopping process does.
+    assert_eq!(notifier.release_handed().await.unwrap(), 4);
     let claimed = app.state.store.claim_due_emails(app.clock.now(), chrono::Duration::seconds(60), 100).await.unwrap();
     assert_eq!(claimed.len(), 4, "the listing approval, two deposit confirmations and one outbid");
     assert_eq!(notifier.send_due_once().await.unwrap(), 0, "the dead sender's claims hold until the lease ends");
@@ -383,6 +380,67 @@ async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_ea
     assert_eq!(ids.len(), 4, "four different messages, each once");
 }
 
+/// A dispatcher of `node`'s, driven by the test (the node's own loops are off).
+fn dispatcher_of(node: &TestApp) -> std::sync::Arc<achex_server::notify::Notifier> {
+    std::sync::Arc::new(achex_server::notify::Notifier::new(
+        node.state.clone(),
+        achex_server::startup::mailer(&node.settings).unwrap(),
+        node.indexer.clone(),
+        achex_server::startup::notify_config(&node.settings),
+    ))
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_holding_the_mail_its_fan_out_claimed_leaves_it_to_another_after_the_lease() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
+    let sibling = app.spawn_sibling().await;
+    let (killed, survivor) = (dispatcher_of(&app), dispatcher_of(&sibling));
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let a = bidder_in(&app, &auction, &organizer, "zh").await;
+    let b = bidder_in(&app, &auction, &organizer, "en").await;
+    bid(&app, &auction, &a, 100_000).await;
+    bid(&app, &auction, &b, 120_000).await;
+    // The first derives everything, claiming the mail it wrote for its own senders, and dies
+    // before sending any.
+    while killed.fan_out_once().await.unwrap() > 0 {}
+    drop(killed);
+    assert_eq!(survivor.fan_out_once().await.unwrap(), 0, "nothing is derived twice");
+    assert_eq!(survivor.send_due_once().await.unwrap(), 0, "the dead dispatcher's claims hold until the lease ends");
+    assert_eq!(sink.messages().len(), 0);
+
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(survivor.send_due_once().await.unwrap(), 4);
+    assert_eq!(survivor.send_due_once().await.unwrap(), 0);
+    let mails = sink.wait_for(4, WAIT).await;
+    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
+    assert_eq!((mails.len(), ids.len()), (4, 4), "four different messages, each once");
+}
+
+#[tokio::test]
+async fn a_dispatcher_that_stops_releases_the_mail_it_claimed_and_another_sends_it_at_once() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
+    let sibling = app.spawn_sibling().await;
+    let (stopping, other) = (dispatcher_of(&app), dispatcher_of(&sibling));
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let a = bidder_in(&app, &auction, &organizer, "zh").await;
+    let b = bidder_in(&app, &auction, &organizer, "en").await;
+    bid(&app, &auction, &a, 100_000).await;
+    bid(&app, &auction, &b, 120_000).await;
+    while stopping.fan_out_once().await.unwrap() > 0 {}
+    assert_eq!(other.send_due_once().await.unwrap(), 0, "claimed for the first dispatcher's senders");
+
+    assert_eq!(stopping.release_handed().await.unwrap(), 4);
+    assert_eq!(stopping.send_due_once().await.unwrap() + other.send_due_once().await.unwrap(), 4, "due again at once");
+    assert_eq!(stopping.send_due_once().await.unwrap() + other.send_due_once().await.unwrap(), 0);
+    let mails = sink.wait_for(4, WAIT).await;
+    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
+    assert_eq!((mails.len(), ids.len()), (4, 4), "four different messages, each once");
+}
+
 #[tokio::test]
 async fn two_dispatchers_on_one_database_send_each_mail_once() {
     let sink = SmtpSink::start();
@@ -390,15 +448,7 @@ async fn two_dispatchers_on_one_database_send_each_mail_once() {
     // knows when they are done.
     let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
     let sibling = app.spawn_sibling().await;
-    let dispatcher = |node: &TestApp| {
-        std::sync::Arc::new(achex_server::notify::Notifier::new(
-            node.state.clone(),
-            achex_server::startup::mailer(&node.settings).unwrap(),
-            node.indexer.clone(),
-            achex_server::startup::notify_config(&node.settings),
-        ))
-    };
-    let (one, two) = (dispatcher(&app), dispatcher(&sibling));
+    let (one, two) = (dispatcher_of(&app), dispatcher_of(&sibling));
     let (auction, _owner) = app.english_auction(|_| {}).await;
     let organizer = app.organizer().await;
     let mut bidders = Vec::new();

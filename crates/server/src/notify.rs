@@ -24,18 +24,27 @@ use achex_notification::{
     Recipient, RetryPolicy, render,
 };
 use achex_search::Sort;
-use achex_store::{DueDelivery, ListingTitle, NewNotification, OutboxEvent, RecipientAccount, SavedSearch, Topic};
+use achex_store::{
+    DueDelivery, EmailClaim, ListingTitle, NewNotification, OutboxEvent, RecipientAccount, RecordedFanOut, SavedSearch,
+    StoredNotification, Topic,
+};
 use actix_web::web;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use futures_util::StreamExt;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
 
 /// Sender rounds running at once (see `Notifier::spawn`).
 const MAIL_LANES: usize = 2;
+
+/// At most this many e-mails wait in a process's hand-over queue, claimed by its fan-out (see
+/// [`EmailClaim`]). A burst of 10,000 approvals is mostly handed over: the fan-out runs ahead of
+/// the senders by a few thousand. A process killed holding them delays that many mails by one
+/// lease; a process that shuts down releases them.
+const HANDED_AT_MOST: usize = 4_096;
 
 /// What the dispatcher needs to know from the configuration.
 #[derive(Debug, Clone)]
@@ -49,6 +58,8 @@ pub struct NotifyConfig {
     pub digest_hour: u32,
     /// E-mails sent concurrently.
     pub senders: usize,
+    /// Mails each sender takes in a round (one SMTP batch, pipelined).
+    pub mails_per_sender: usize,
     /// How long a sender holds a claimed delivery before another may retry it.
     pub lease: Duration,
 }
@@ -74,6 +85,9 @@ pub struct Notifier {
     config: NotifyConfig,
     lots: Mutex<HashMap<AuctionId, LotMemory>>,
     mail_due: Notify,
+    /// E-mails this process's fan-out wrote claimed for its own senders, oldest first: sent
+    /// without claiming them again.
+    handed: std::sync::Mutex<VecDeque<Handed>>,
     /// E-mails in flight across all sender rounds: at most `senders` (the rounds overlap so that
     /// one claims and records while another sends).
     send_permits: tokio::sync::Semaphore,
@@ -85,6 +99,12 @@ pub struct Notifier {
     /// Lots whose "ending soon" reminders are stored (the database deduplicates anyway; this
     /// saves reading their logs every round).
     reminded: Mutex<HashSet<AuctionId>>,
+}
+
+/// An e-mail delivery claimed when it was written, waiting for a sender of this process.
+struct Handed {
+    delivery: DueDelivery,
+    claimed_until: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -165,6 +185,7 @@ impl Notifier {
             config,
             lots: Mutex::new(HashMap::new()),
             mail_due: Notify::new(),
+            handed: std::sync::Mutex::new(VecDeque::new()),
             newest_change_seen: Mutex::new(None),
             reminded: Mutex::new(HashSet::new()),
         }
@@ -203,8 +224,9 @@ impl Notifier {
         }
         let (notifications, recipients) = self.with_channels(derived).await?;
         let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
-        let fresh = self.state.store.record_fan_out(&positions, &notifications, self.now()).await?;
-        self.after_commit(&notifications, &fresh, &recipients);
+        let claim = self.email_claim();
+        let recorded = self.state.store.record_fan_out(&positions, &notifications, self.now(), claim).await?;
+        self.after_commit(&notifications, &recorded, claim, &recipients);
         Ok(events.len())
     }
 
@@ -239,22 +261,33 @@ impl Notifier {
         Ok((out, recipients))
     }
 
-    /// Pushes new notifications to connected users and wakes the e-mail senders.
-    fn after_commit(&self, notifications: &[NewNotification], fresh: &[NotificationId], recipients: &Recipients) {
-        if fresh.is_empty() {
+    /// How many of the e-mails a fan-out writes it claims for this process's senders, and until
+    /// when: as many as the hand-over queue has room for.
+    fn email_claim(&self) -> EmailClaim {
+        let queued = self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+        EmailClaim { until: self.now() + self.config.lease, at_most: HANDED_AT_MOST.saturating_sub(queued) }
+    }
+
+    /// Pushes new notifications to connected users, hands the e-mails claimed for this process
+    /// to its senders and wakes them.
+    fn after_commit(
+        &self,
+        notifications: &[NewNotification],
+        recorded: &RecordedFanOut,
+        claim: EmailClaim,
+        recipients: &Recipients,
+    ) {
+        if recorded.fresh.is_empty() {
             return;
         }
-        let fresh: HashSet<NotificationId> = fresh.iter().copied().collect();
+        let fresh: HashSet<NotificationId> = recorded.fresh.iter().copied().collect();
+        let claimed: HashSet<NotificationId> = recorded.claimed.iter().copied().collect();
         let mut any_email = false;
+        let mut handed = Vec::with_capacity(claimed.len());
         let now = self.now();
         for n in notifications.iter().filter(|n| fresh.contains(&n.id())) {
             any_email |= n.email;
-            let Ok(kind) = n.kind.parse::<NotificationKind>() else { continue };
-            if !recipients.allows(n.user_id, kind, Channel::Live) {
-                continue;
-            }
-            let Some(user) = recipients.accounts.get(&n.user_id) else { continue };
-            let stored = achex_store::StoredNotification {
+            let stored = || StoredNotification {
                 id: n.id(),
                 event_id: n.event_id,
                 user_id: n.user_id,
@@ -263,12 +296,51 @@ impl Notifier {
                 created_at: n.created_at,
                 read_at: None,
             };
-            let view = notification_view(stored, user.language);
+            if claimed.contains(&n.id()) {
+                let delivery = DueDelivery { notification: stored(), attempts: 0 };
+                handed.push(Handed { delivery, claimed_until: claim.until });
+            }
+            let Ok(kind) = n.kind.parse::<NotificationKind>() else { continue };
+            if !recipients.allows(n.user_id, kind, Channel::Live) {
+                continue;
+            }
+            let Some(user) = recipients.accounts.get(&n.user_id) else { continue };
+            let view = notification_view(stored(), user.language);
             self.state.hub.publish_to_user(n.user_id, live_message(&view, now).into());
+        }
+        if !handed.is_empty() {
+            self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(handed);
         }
         if any_email {
             self.mail_due.notify_one();
         }
+    }
+
+    /// Up to `limit` e-mails from the hand-over queue, oldest first. One whose claim has less
+    /// than half its lease left is dropped instead: its claim may run out while it is sent, so it
+    /// goes back to [`achex_store::Store::claim_due_emails`] (anyone's, once the claim ends).
+    fn take_handed(&self, limit: usize) -> Vec<DueDelivery> {
+        let fresh_enough = self.now() + self.config.lease / 2;
+        let mut queue = self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::with_capacity(limit.min(queue.len()));
+        while out.len() < limit {
+            let Some(h) = queue.pop_front() else { break };
+            if h.claimed_until >= fresh_enough {
+                out.push(h.delivery);
+            }
+        }
+        out
+    }
+
+    /// Gives up the claims of the e-mails still in the hand-over queue, so that whoever runs next
+    /// (another process, or this one restarted) sends them at once instead of after their lease.
+    pub async fn release_handed(&self) -> anyhow::Result<usize> {
+        let held: Vec<Handed> =
+            self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
+        let Some(until) = held.iter().map(|h| h.claimed_until).max() else { return Ok(0) };
+        let ids: Vec<NotificationId> = held.iter().map(|h| h.delivery.notification.id).collect();
+        self.state.store.release_email_claims(&ids, until).await?;
+        Ok(ids.len())
     }
 
     /// Brings a lot's memory up to `upto` (exclusive of what is being derived now).
@@ -354,7 +426,10 @@ impl Notifier {
 
     /// Sends the e-mails that are due. Returns how many were attempted.
     ///
-    /// The round's recipients are read at once and the sent ones marked in one transaction at the
+    /// A round takes what this process's fan-out handed over first (claimed when written) and
+    /// claims from the database only when there is none: mail a fan-out just wrote goes out
+    /// before older mail that waits in the database (retries, and what the hand-over queue had no
+    /// room for). The round's recipients are read at once and the sent ones marked in one transaction at the
     /// end (one durable commit per round instead of per message). The round's mail is split into
     /// one batch per sender, each sent on one connection (with a server that pipelines, a round
     /// trip a mail). Delivery stays at least once: a crash after sending and before that commit
@@ -364,7 +439,11 @@ impl Notifier {
         self.rounds_in_flight.send_modify(|n| *n += 1);
         let _round = RoundGuard(&self.rounds_in_flight);
         let senders = self.config.senders.max(1);
-        let due = self.state.store.claim_due_emails(self.now(), self.config.lease, (senders * 16) as u64).await?;
+        let round = senders * self.config.mails_per_sender.max(1);
+        let mut due = self.take_handed(round);
+        if due.is_empty() {
+            due = self.state.store.claim_due_emails(self.now(), self.config.lease, round as u64).await?;
+        }
         let count = due.len();
         if due.is_empty() {
             return Ok(0);
@@ -528,9 +607,10 @@ impl Notifier {
             return Ok(0);
         }
         let (notifications, recipients) = self.with_channels(derived).await?;
-        let fresh = self.state.store.insert_notifications(&notifications, self.now()).await?;
-        self.after_commit(&notifications, &fresh, &recipients);
-        Ok(fresh.len())
+        let claim = self.email_claim();
+        let recorded = self.state.store.insert_notifications(&notifications, self.now(), claim).await?;
+        self.after_commit(&notifications, &recorded, claim, &recipients);
+        Ok(recorded.fresh.len())
     }
 
     /// Matches new and changed public listings against saved searches: at once for `immediate`

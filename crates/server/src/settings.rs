@@ -145,6 +145,7 @@ pub struct NotificationSettings {
     pub retry_max_secs: u64,
     pub digest_hour_utc: u32,
     pub senders: usize,
+    pub mails_per_sender: usize,
     pub lease_secs: u32,
 }
 

@@ -193,6 +193,7 @@ pub fn notify_config(settings: &Settings) -> NotifyConfig {
         ending_soon: Duration::minutes(n.ending_soon_minutes),
         digest_hour: n.digest_hour_utc.min(23),
         senders: n.senders.max(1),
+        mails_per_sender: n.mails_per_sender.clamp(1, 1_000),
         lease: Duration::seconds(i64::from(n.lease_secs.max(1))),
     }
 }
@@ -291,6 +292,18 @@ impl Application {
             }
         };
         let _ = self.stop_background.send(true);
+        if let Some(notifier) = &self.notifier {
+            // E-mails claimed for this process and not yet sent go back to the queue at once, not
+            // after their lease.
+            match tokio::time::timeout(std::time::Duration::from_secs(5), notifier.release_handed()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(mails = n, "released the e-mails this process had claimed"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "releasing claimed e-mails failed; they go out after their lease")
+                }
+                Err(_) => tracing::warn!("releasing claimed e-mails timed out; they go out after their lease"),
+            }
+        }
         served
     }
 

@@ -28,7 +28,8 @@ pub use connection::{Durability, Store};
 pub use error::StoreError;
 pub use listings::{HitFacts, HitInstitute, ListingFilter, ListingPage, ListingTitle, PublicCursor};
 pub use notifications::{
-    DueDelivery, InboxCursor, NewNotification, ParkedDelivery, RecipientAccount, StoredNotification, notification_id,
+    DueDelivery, EmailClaim, InboxCursor, NewNotification, ParkedDelivery, RecipientAccount, RecordedFanOut,
+    StoredNotification, notification_id,
 };
 pub use outbox::{OutboxEvent, Topic};
 pub use saved_searches::SavedSearch;

@@ -7,6 +7,7 @@
 //!
 //! Deliveries are claimed with a lease (`claimed_until`): a sender that dies mid-send loses its
 //! claim when the lease runs out and another sender (or the same process after a restart) retries.
+//! A fan-out may write a delivery already claimed for its own senders ([`EmailClaim`]).
 
 use crate::connection::Store;
 use crate::entity::{notification, notification_delivery, notification_preference, outbox};
@@ -16,7 +17,8 @@ use achex_core::{Lang, NotificationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 use uuid::Uuid;
 
@@ -107,6 +109,31 @@ fn due_delivery(row: &sea_orm::QueryResult, payload: serde_json::Value) -> Resul
     })
 }
 
+/// E-mail deliveries a fan-out writes already claimed, until `until`, for its own process to
+/// send: a claim written with the row costs nothing, where claiming it afterwards was a
+/// statement that read the notification back (`bench-notify`: 40 µs of the database's thread
+/// per mail, the largest step of the e-mail path). At most `at_most`, so that a process that
+/// dies holding them delays few mails by a lease; the others are claimed as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailClaim {
+    pub until: DateTime<Utc>,
+    pub at_most: usize,
+}
+
+impl EmailClaim {
+    /// Claims nothing: every delivery is left to [`Store::claim_due_emails`].
+    pub const NONE: EmailClaim = EmailClaim { until: DateTime::<Utc>::MIN_UTC, at_most: 0 };
+}
+
+/// What [`Store::record_fan_out`] wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedFanOut {
+    /// Notifications that were new (for the live channel).
+    pub fresh: Vec<NotificationId>,
+    /// Their e-mail deliveries written claimed for the caller.
+    pub claimed: Vec<NotificationId>,
+}
+
 /// Position in a user's inbox (newest first): the last row's `(created_at, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxCursor {
@@ -147,15 +174,19 @@ impl Store {
 
     /// Writes what the fan-out derived from `events` and marks them processed, in one
     /// transaction. Rows that already exist are left alone. Returns the notifications that were
-    /// new (for the live channel).
+    /// new (for the live channel) and the e-mail deliveries this transaction wrote already
+    /// claimed for the caller (see [`EmailClaim`]).
     pub async fn record_fan_out(
         &self,
         events: &[i64],
         notifications: &[NewNotification],
         now: DateTime<Utc>,
-    ) -> Result<Vec<NotificationId>, StoreError> {
+        claim: EmailClaim,
+    ) -> Result<RecordedFanOut, StoreError> {
         let tx = self.write().await?;
         let mut fresh = Vec::new();
+        let mut claimed = Vec::new();
+        let mut unclaimed_budget = claim.at_most;
         for chunk in notifications.chunks(200) {
             let ids: Vec<Uuid> = chunk.iter().map(|n| n.id().as_uuid()).collect();
             let existing: std::collections::HashSet<Uuid> = notification::Entity::find()
@@ -191,21 +222,25 @@ impl Store {
             let emails: Vec<_> = new
                 .iter()
                 .filter(|n| n.email)
-                .map(|n| notification_delivery::ActiveModel {
-                    notification_id: Set(n.id().as_uuid()),
-                    channel: Set(EMAIL.to_owned()),
-                    user_id: Set(n.user_id.as_uuid()),
-                    status: Set("pending".to_owned()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(now),
-                    claimed_until: Set(None),
-                    last_error: Set(None),
-                    sent_at: Set(None),
-                    created_at: Set(now),
+                .map(|n| {
+                    let claim_it = unclaimed_budget > 0;
+                    unclaimed_budget -= usize::from(claim_it);
+                    notification_delivery::ActiveModel {
+                        notification_id: Set(n.id().as_uuid()),
+                        channel: Set(EMAIL.to_owned()),
+                        user_id: Set(n.user_id.as_uuid()),
+                        status: Set("pending".to_owned()),
+                        attempts: Set(0),
+                        next_attempt_at: Set(now),
+                        claimed_until: Set(claim_it.then_some(claim.until)),
+                        last_error: Set(None),
+                        sent_at: Set(None),
+                        created_at: Set(now),
+                    }
                 })
                 .collect();
             if !emails.is_empty() {
-                notification_delivery::Entity::insert_many(emails)
+                let mut insert = notification_delivery::Entity::insert_many(emails)
                     .on_conflict(
                         OnConflict::columns([
                             notification_delivery::Column::NotificationId,
@@ -214,9 +249,21 @@ impl Store {
                         .do_nothing()
                         .to_owned(),
                     )
-                    .try_insert()
-                    .exec_without_returning(&tx)
-                    .await?;
+                    .into_query();
+                // The rows this statement wrote, not those another process wrote first: on
+                // PostgreSQL two fan-outs of one event can both find its notification missing,
+                // and only the one whose insert lands may send what it claimed.
+                insert.returning(sea_orm::sea_query::Query::returning().columns([
+                    notification_delivery::Column::NotificationId,
+                    notification_delivery::Column::ClaimedUntil,
+                ]));
+                let rows = tx.query_all_raw(self.backend().build(&insert)).await?;
+                for row in rows {
+                    let until: Option<DateTime<Utc>> = row.try_get("", "claimed_until")?;
+                    if until.is_some() {
+                        claimed.push(NotificationId::from(row.try_get::<Uuid>("", "notification_id")?));
+                    }
+                }
             }
             fresh.extend(new.iter().map(|n| n.id()));
         }
@@ -229,7 +276,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(fresh)
+        Ok(RecordedFanOut { fresh, claimed })
     }
 
     /// Notifications written outside the outbox (saved-search alerts, reminders), idempotently.
@@ -237,8 +284,9 @@ impl Store {
         &self,
         notifications: &[NewNotification],
         now: DateTime<Utc>,
-    ) -> Result<Vec<NotificationId>, StoreError> {
-        self.record_fan_out(&[], notifications, now).await
+        claim: EmailClaim,
+    ) -> Result<RecordedFanOut, StoreError> {
+        self.record_fan_out(&[], notifications, now, claim).await
     }
 
     pub async fn notifications_by_ids(&self, ids: &[NotificationId]) -> Result<Vec<StoredNotification>, StoreError> {
@@ -434,6 +482,31 @@ impl Store {
         // RETURNING gives no order; mail goes out oldest first, as on PostgreSQL.
         due.sort_by_key(|d| (d.notification.created_at, d.notification.id));
         Ok(due)
+    }
+
+    /// Gives up claims on e-mails not sent yet: each of `ids` still pending and claimed until
+    /// `held_until` or earlier (a later claim is someone else's) is due again at once.
+    pub async fn release_email_claims(
+        &self,
+        ids: &[NotificationId],
+        held_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write().await?;
+        for chunk in ids.chunks(500) {
+            notification_delivery::Entity::update_many()
+                .col_expr(notification_delivery::Column::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .filter(notification_delivery::Column::NotificationId.is_in(chunk.iter().map(|id| id.as_uuid())))
+                .filter(notification_delivery::Column::Channel.eq(EMAIL))
+                .filter(notification_delivery::Column::Status.eq("pending"))
+                .filter(notification_delivery::Column::ClaimedUntil.lte(held_until))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a sent e-mail.
