@@ -17,8 +17,7 @@ use achex_core::{Lang, NotificationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -134,6 +133,134 @@ pub struct RecordedFanOut {
     pub claimed: Vec<NotificationId>,
 }
 
+/// Serialises fan-out transactions on PostgreSQL (see [`Store::record_fan_out`]).
+const FAN_OUT_LOCK: i64 = 0x6163_6865_785f_666f; // "achex_fo"
+
+/// A timestamp as PostgreSQL stores it (microseconds, truncated as sqlx truncates a bound one).
+fn pg_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn existing_notifications_postgres(
+    tx: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let sql = "SELECT id FROM notifications WHERE id IN (SELECT value::uuid FROM json_array_elements_text($1::json))";
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = tx
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [ids.into()]))
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get::<Uuid>("", "id")?)).collect()
+}
+
+/// The inbox rows and e-mail deliveries of one fan-out chunk, on PostgreSQL: two statements,
+/// each reading its rows from one JSON parameter.
+async fn insert_fan_out_postgres(
+    tx: &impl ConnectionTrait,
+    new: &[&NewNotification],
+    emails: &[(&NewNotification, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = new
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "id": n.id().as_uuid(),
+                "event_id": n.event_id,
+                "user_id": n.user_id.as_uuid(),
+                "kind": n.kind,
+                "payload": n.payload,
+                "created_at": pg_time(n.created_at),
+            })
+        })
+        .collect();
+    let sql = "INSERT INTO notifications (id, event_id, user_id, kind, payload, created_at, read_at) \
+               SELECT id, event_id, user_id, kind, payload, created_at, NULL \
+               FROM json_to_recordset($1::json) \
+                 AS r(id uuid, event_id uuid, user_id uuid, kind text, payload json, created_at timestamptz) \
+               ON CONFLICT (event_id, user_id) DO NOTHING";
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [rows.into()]))
+        .await?;
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = emails
+        .iter()
+        .map(|(n, claimed_until)| {
+            serde_json::json!({
+                "id": n.id().as_uuid(),
+                "user_id": n.user_id.as_uuid(),
+                "claimed_until": claimed_until.map(pg_time),
+            })
+        })
+        .collect();
+    let sql = "INSERT INTO notification_deliveries \
+                 (notification_id, channel, user_id, status, attempts, next_attempt_at, claimed_until, \
+                  last_error, sent_at, created_at) \
+               SELECT id, $2, user_id, 'pending', 0, $3, claimed_until, NULL, NULL, $3 \
+               FROM json_to_recordset($1::json) AS r(id uuid, user_id uuid, claimed_until timestamptz) \
+               ON CONFLICT (notification_id, channel) DO NOTHING";
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DatabaseBackend::Postgres,
+        sql,
+        [rows.into(), EMAIL.into(), now.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The inbox rows and e-mail deliveries of one fan-out chunk, through sea-orm (SQLite).
+async fn insert_fan_out_portable(
+    tx: &impl ConnectionTrait,
+    new: &[&NewNotification],
+    emails: &[(&NewNotification, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    notification::Entity::insert_many(new.iter().map(|n| notification::ActiveModel {
+        id: Set(n.id().as_uuid()),
+        event_id: Set(n.event_id),
+        user_id: Set(n.user_id.as_uuid()),
+        kind: Set(n.kind.clone()),
+        payload: Set(n.payload.clone()),
+        created_at: Set(n.created_at),
+        read_at: Set(None),
+    }))
+    .on_conflict(
+        OnConflict::columns([notification::Column::EventId, notification::Column::UserId]).do_nothing().to_owned(),
+    )
+    .try_insert()
+    .exec_without_returning(tx)
+    .await?;
+    if emails.is_empty() {
+        return Ok(());
+    }
+    notification_delivery::Entity::insert_many(emails.iter().map(|(n, claimed_until)| {
+        notification_delivery::ActiveModel {
+            notification_id: Set(n.id().as_uuid()),
+            channel: Set(EMAIL.to_owned()),
+            user_id: Set(n.user_id.as_uuid()),
+            status: Set("pending".to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(*claimed_until),
+            last_error: Set(None),
+            sent_at: Set(None),
+            created_at: Set(now),
+        }
+    }))
+    .on_conflict(
+        OnConflict::columns([notification_delivery::Column::NotificationId, notification_delivery::Column::Channel])
+            .do_nothing()
+            .to_owned(),
+    )
+    .try_insert()
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
 /// Position in a user's inbox (newest first): the last row's `(created_at, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxCursor {
@@ -176,6 +303,10 @@ impl Store {
     /// transaction. Rows that already exist are left alone. Returns the notifications that were
     /// new (for the live channel) and the e-mail deliveries this transaction wrote already
     /// claimed for the caller (see [`EmailClaim`]).
+    ///
+    /// Two fan-outs never write at once (SQLite's write lock; on PostgreSQL an advisory lock
+    /// taken first), so the rows found missing are exactly the rows this transaction inserts:
+    /// of two fan-outs of one event, only the first claims its mail.
     pub async fn record_fan_out(
         &self,
         events: &[i64],
@@ -184,88 +315,50 @@ impl Store {
         claim: EmailClaim,
     ) -> Result<RecordedFanOut, StoreError> {
         let tx = self.write().await?;
-        let mut fresh = Vec::new();
-        let mut claimed = Vec::new();
-        let mut unclaimed_budget = claim.at_most;
-        for chunk in notifications.chunks(200) {
+        let postgres = tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        if postgres {
+            tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FAN_OUT_LOCK})")).await?;
+        }
+        let mut recorded = RecordedFanOut::default();
+        let mut claim_budget = claim.at_most;
+        // PostgreSQL takes a round's rows as one JSON document per statement: a multi-row VALUES
+        // list of 1,400 parameters cost it more to parse and plan than to insert.
+        let chunk_size = if postgres { 1_000 } else { 200 };
+        for chunk in notifications.chunks(chunk_size) {
             let ids: Vec<Uuid> = chunk.iter().map(|n| n.id().as_uuid()).collect();
-            let existing: std::collections::HashSet<Uuid> = notification::Entity::find()
-                .select_only()
-                .column(notification::Column::Id)
-                .filter(notification::Column::Id.is_in(ids))
-                .into_tuple()
-                .all(&tx)
-                .await?
-                .into_iter()
-                .collect();
+            let existing: std::collections::HashSet<Uuid> = if postgres {
+                existing_notifications_postgres(&tx, &ids).await?
+            } else {
+                notification::Entity::find()
+                    .select_only()
+                    .column(notification::Column::Id)
+                    .filter(notification::Column::Id.is_in(ids))
+                    .into_tuple()
+                    .all(&tx)
+                    .await?
+                    .into_iter()
+                    .collect()
+            };
             let new: Vec<&NewNotification> = chunk.iter().filter(|n| !existing.contains(&n.id().as_uuid())).collect();
             if new.is_empty() {
                 continue;
             }
-            notification::Entity::insert_many(new.iter().map(|n| notification::ActiveModel {
-                id: Set(n.id().as_uuid()),
-                event_id: Set(n.event_id),
-                user_id: Set(n.user_id.as_uuid()),
-                kind: Set(n.kind.clone()),
-                payload: Set(n.payload.clone()),
-                created_at: Set(n.created_at),
-                read_at: Set(None),
-            }))
-            .on_conflict(
-                OnConflict::columns([notification::Column::EventId, notification::Column::UserId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .try_insert()
-            .exec_without_returning(&tx)
-            .await?;
-            let emails: Vec<_> = new
+            let emails: Vec<(&NewNotification, Option<DateTime<Utc>>)> = new
                 .iter()
                 .filter(|n| n.email)
-                .map(|n| {
-                    let claim_it = unclaimed_budget > 0;
-                    unclaimed_budget -= usize::from(claim_it);
-                    notification_delivery::ActiveModel {
-                        notification_id: Set(n.id().as_uuid()),
-                        channel: Set(EMAIL.to_owned()),
-                        user_id: Set(n.user_id.as_uuid()),
-                        status: Set("pending".to_owned()),
-                        attempts: Set(0),
-                        next_attempt_at: Set(now),
-                        claimed_until: Set(claim_it.then_some(claim.until)),
-                        last_error: Set(None),
-                        sent_at: Set(None),
-                        created_at: Set(now),
-                    }
+                .map(|&n| {
+                    let claimed = claim_budget > 0;
+                    claim_budget -= usize::from(claimed);
+                    (n, claimed.then_some(claim.until))
                 })
                 .collect();
-            if !emails.is_empty() {
-                let mut insert = notification_delivery::Entity::insert_many(emails)
-                    .on_conflict(
-                        OnConflict::columns([
-                            notification_delivery::Column::NotificationId,
-                            notification_delivery::Column::Channel,
-                        ])
-                        .do_nothing()
-                        .to_owned(),
-                    )
-                    .into_query();
-                // The rows this statement wrote, not those another process wrote first: on
-                // PostgreSQL two fan-outs of one event can both find its notification missing,
-                // and only the one whose insert lands may send what it claimed.
-                insert.returning(sea_orm::sea_query::Query::returning().columns([
-                    notification_delivery::Column::NotificationId,
-                    notification_delivery::Column::ClaimedUntil,
-                ]));
-                let rows = tx.query_all_raw(self.backend().build(&insert)).await?;
-                for row in rows {
-                    let until: Option<DateTime<Utc>> = row.try_get("", "claimed_until")?;
-                    if until.is_some() {
-                        claimed.push(NotificationId::from(row.try_get::<Uuid>("", "notification_id")?));
-                    }
-                }
+            if postgres {
+                insert_fan_out_postgres(&tx, &new, &emails, now).await?;
+            } else {
+                insert_fan_out_portable(&tx, &new, &emails, now).await?;
             }
-            fresh.extend(new.iter().map(|n| n.id()));
+            recorded.fresh.extend(new.iter().map(|n| n.id()));
+            recorded.claimed.extend(emails.iter().filter(|(_, until)| until.is_some()).map(|(n, _)| n.id()));
         }
         for chunk in events.chunks(500) {
             outbox::Entity::update_many()
@@ -276,7 +369,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(RecordedFanOut { fresh, claimed })
+        Ok(recorded)
     }
 
     /// Notifications written outside the outbox (saved-search alerts, reminders), idempotently.
