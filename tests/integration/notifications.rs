@@ -354,12 +354,7 @@ async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_ea
     let sink = SmtpSink::start();
     let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
     let notifier = dispatcher_of(&app);
-    let (auction, _owner) = app.english_auction(|_| {}).await;
-    let organizer = app.organizer().await;
-    let a = bidder_in(&app, &auction, &organizer, "zh").await;
-    let b = bidder_in(&app, &auction, &organizer, "en").await;
-    bid(&app, &auction, &a, 100_000).await;
-    bid(&app, &auction, &b, 120_000).await;
+    four_mails_due(&app).await;
     while notifier.fan_out_once().await.unwrap() > 0 {}
     // Run twice, as two processes (or a restarted one) would: nothing is derived twice.
     assert_eq!(notifier.fan_out_once().await.unwrap(), 0);
@@ -374,10 +369,25 @@ async fn a_sender_that_died_holding_deliveries_is_retried_after_its_lease_and_ea
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(notifier.send_due_once().await.unwrap(), 4);
     assert_eq!(notifier.send_due_once().await.unwrap(), 0);
-    let mails = sink.wait_for(4, WAIT).await;
-    assert_eq!(mails.len(), 4);
+    assert_each_mail_once(&sink, 4).await;
+}
+
+/// An English lot with two registered bidders, the first outbid by the second: four e-mails to
+/// derive (the listing's approval, two deposit confirmations and one outbid).
+async fn four_mails_due(app: &TestApp) {
+    let (auction, _owner) = app.english_auction(|_| {}).await;
+    let organizer = app.organizer().await;
+    let a = bidder_in(app, &auction, &organizer, "zh").await;
+    let b = bidder_in(app, &auction, &organizer, "en").await;
+    bid(app, &auction, &a, 100_000).await;
+    bid(app, &auction, &b, 120_000).await;
+}
+
+/// Waits for `count` mails at `sink` and checks that each is a different message.
+async fn assert_each_mail_once(sink: &SmtpSink, count: usize) {
+    let mails = sink.wait_for(count, WAIT).await;
     let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
-    assert_eq!(ids.len(), 4, "four different messages, each once");
+    assert_eq!((mails.len(), ids.len()), (count, count), "different messages, each once");
 }
 
 /// A dispatcher of `node`'s, driven by the test (the node's own loops are off).
@@ -396,12 +406,7 @@ async fn a_dispatcher_killed_holding_the_mail_its_fan_out_claimed_leaves_it_to_a
     let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
     let sibling = app.spawn_sibling().await;
     let (killed, survivor) = (dispatcher_of(&app), dispatcher_of(&sibling));
-    let (auction, _owner) = app.english_auction(|_| {}).await;
-    let organizer = app.organizer().await;
-    let a = bidder_in(&app, &auction, &organizer, "zh").await;
-    let b = bidder_in(&app, &auction, &organizer, "en").await;
-    bid(&app, &auction, &a, 100_000).await;
-    bid(&app, &auction, &b, 120_000).await;
+    four_mails_due(&app).await;
     // The first derives everything, claiming the mail it wrote for its own senders, and dies
     // before sending any.
     while killed.fan_out_once().await.unwrap() > 0 {}
@@ -413,9 +418,7 @@ async fn a_dispatcher_killed_holding_the_mail_its_fan_out_claimed_leaves_it_to_a
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(survivor.send_due_once().await.unwrap(), 4);
     assert_eq!(survivor.send_due_once().await.unwrap(), 0);
-    let mails = sink.wait_for(4, WAIT).await;
-    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
-    assert_eq!((mails.len(), ids.len()), (4, 4), "four different messages, each once");
+    assert_each_mail_once(&sink, 4).await;
 }
 
 #[tokio::test]
@@ -424,21 +427,14 @@ async fn a_dispatcher_that_stops_releases_the_mail_it_claimed_and_another_sends_
     let app = app_with_mail(&sink, |s| s.notifications.enabled = false).await;
     let sibling = app.spawn_sibling().await;
     let (stopping, other) = (dispatcher_of(&app), dispatcher_of(&sibling));
-    let (auction, _owner) = app.english_auction(|_| {}).await;
-    let organizer = app.organizer().await;
-    let a = bidder_in(&app, &auction, &organizer, "zh").await;
-    let b = bidder_in(&app, &auction, &organizer, "en").await;
-    bid(&app, &auction, &a, 100_000).await;
-    bid(&app, &auction, &b, 120_000).await;
+    four_mails_due(&app).await;
     while stopping.fan_out_once().await.unwrap() > 0 {}
     assert_eq!(other.send_due_once().await.unwrap(), 0, "claimed for the first dispatcher's senders");
 
     assert_eq!(stopping.release_handed().await.unwrap(), 4);
     assert_eq!(stopping.send_due_once().await.unwrap() + other.send_due_once().await.unwrap(), 4, "due again at once");
     assert_eq!(stopping.send_due_once().await.unwrap() + other.send_due_once().await.unwrap(), 0);
-    let mails = sink.wait_for(4, WAIT).await;
-    let ids: std::collections::HashSet<_> = mails.iter().map(|m| m.message_id.clone().unwrap()).collect();
-    assert_eq!((mails.len(), ids.len()), (4, 4), "four different messages, each once");
+    assert_each_mail_once(&sink, 4).await;
 }
 
 #[tokio::test]
