@@ -37,6 +37,12 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, Notify, watch};
 use uuid::Uuid;
 
+/// Outbox events a fan-out round reads and writes in one transaction. A round's fixed costs
+/// (its transaction and lock, the recipients' query) are shared by more events at 1,000 than at
+/// 500: a burst of 10,000 on PostgreSQL went out 13% faster (bench-notify); the first e-mail
+/// waits for the first round, about 60 ms there.
+pub const FAN_OUT_ROUND: u64 = 1_000;
+
 /// Sender rounds running at once (see `Notifier::spawn`).
 const MAIL_LANES: usize = 2;
 
@@ -204,7 +210,7 @@ impl Notifier {
     /// preferences) and writes in one transaction: per-event queries cost more than everything
     /// else in a burst (see `bench-notify`).
     pub async fn fan_out_once(&self) -> anyhow::Result<usize> {
-        let events = self.state.store.unprocessed_outbox(500).await?;
+        let events = self.state.store.unprocessed_outbox(FAN_OUT_ROUND).await?;
         if events.is_empty() {
             return Ok(0);
         }

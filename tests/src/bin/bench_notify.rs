@@ -37,7 +37,7 @@ use achex_listing::{Action, AuditEntry, Listing, ListingContent};
 use achex_notification::{
     Channel, Mailer, NotificationPayload, OutgoingEmail, Recipient, SmtpMailer, build_message, render,
 };
-use achex_server::notify::Notifier;
+use achex_server::notify::{FAN_OUT_ROUND, Notifier};
 use achex_server::settings::{MailTransport, Secret};
 use achex_server::startup::{mailer, notify_config};
 use achex_server::{Application, Settings, build_state, open_store};
@@ -972,8 +972,8 @@ async fn replay_fan_out(state: &web::Data<AppState>) -> (Steps, usize) {
     let store = &state.store;
     let mut steps = Steps::default();
     let t = Instant::now();
-    let events = store.unprocessed_outbox(500).await.expect("outbox");
-    steps.add("unprocessed_outbox(500)", t.elapsed(), 1);
+    let events = store.unprocessed_outbox(FAN_OUT_ROUND).await.expect("outbox");
+    steps.add("unprocessed_outbox (one round)", t.elapsed(), 1);
     let t = Instant::now();
     let listings = store.listing_titles_of_events(&events).await.expect("listing titles");
     steps.add("listing titles (carried; looked up for old events)", t.elapsed(), 0);
